@@ -1,0 +1,820 @@
+//! The two application services. They hold the rules (validation, ownership, lazy timeout,
+//! idempotency) and call the ports; adapters never re-implement a rule.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::error::{CapacityScope, ServiceError, StoreError, ValidationError};
+use crate::model::{
+    Page, ReadingCursor, ReadingType, Run, RunCursor, RunId, RunStatus, SensorId, SensorReading,
+    SensorSummary, Timestamp, Username,
+};
+use crate::ports::{
+    Admission, CapacityLimits, Clock, Finish, IdGenerator, Inserted, Metrics, ReadingQuery,
+    ReadingStore, RunQuery, RunStore,
+};
+
+/// Largest page, and largest batch.
+pub const MAX_LIMIT: u32 = 1000;
+/// Runs expired per sweep call.
+pub const SWEEP_BATCH: u32 = 100;
+
+/// Settings of the run lifecycle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunConfig {
+    /// Capacity limits.
+    pub limits: CapacityLimits,
+    /// Seconds after `duration` before a run times out.
+    pub timeout_grace_secs: u32,
+    /// Users whose interrupt-all cancels every user's runs.
+    pub admins: Vec<Username>,
+    /// Base URL of Grafana, for per-run dashboard links.
+    pub grafana_url: Option<String>,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        Self {
+            limits: CapacityLimits {
+                global: 5,
+                per_user: 5,
+            },
+            timeout_grace_secs: 120,
+            admins: Vec::new(),
+            grafana_url: None,
+        }
+    }
+}
+
+/// A validated start request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StartRun {
+    sensor_ids: Vec<SensorId>,
+    duration_secs: u32,
+    interval_secs: f64,
+}
+
+impl StartRun {
+    /// Default `duration` in seconds.
+    pub const DEFAULT_DURATION: u32 = 60;
+    /// Default `interval` in seconds.
+    pub const DEFAULT_INTERVAL: f64 = 5.0;
+
+    /// Validates a start request (SPEC §3.2).
+    ///
+    /// # Errors
+    /// A [`ValidationError`] naming `sensorIds`, `sensorIds[i]`, `duration` or `interval`.
+    pub fn new(
+        sensor_ids: Vec<String>,
+        duration: Option<i64>,
+        interval: Option<f64>,
+    ) -> Result<Self, ValidationError> {
+        if sensor_ids.is_empty() || sensor_ids.len() > 100 {
+            return Err(ValidationError::new(
+                "sensorIds",
+                "must hold between 1 and 100 sensor ids",
+            ));
+        }
+        let mut parsed: Vec<SensorId> = Vec::with_capacity(sensor_ids.len());
+        for (i, raw) in sensor_ids.into_iter().enumerate() {
+            let id = SensorId::parse(raw).map_err(|e| e.in_field(format!("sensorIds[{i}]")))?;
+            if parsed.contains(&id) {
+                return Err(ValidationError::new(
+                    format!("sensorIds[{i}]"),
+                    format!("repeats sensor id {id}; sensor ids must be unique"),
+                ));
+            }
+            parsed.push(id);
+        }
+        let duration_secs = match duration {
+            None => Self::DEFAULT_DURATION,
+            Some(d) => u32::try_from(d)
+                .ok()
+                .filter(|d| (1..=86_400).contains(d))
+                .ok_or_else(|| {
+                    ValidationError::new(
+                        "duration",
+                        "must be an integer between 1 and 86400 seconds",
+                    )
+                })?,
+        };
+        let interval_secs = interval.unwrap_or(Self::DEFAULT_INTERVAL);
+        if !(interval_secs.is_finite() && interval_secs > 0.0 && interval_secs <= 3600.0) {
+            return Err(ValidationError::new(
+                "interval",
+                "must be a number of seconds greater than 0 and at most 3600",
+            ));
+        }
+        Ok(Self {
+            sensor_ids: parsed,
+            duration_secs,
+            interval_secs,
+        })
+    }
+}
+
+/// How a run owner finishes a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FinishRun {
+    failed: bool,
+    message: Option<String>,
+}
+
+impl FinishRun {
+    /// Longest stored message, in characters.
+    pub const MAX_MESSAGE: usize = 1000;
+
+    /// Validates a finish request: `status` is `SUCCESS` (default) or `FAILED`; the message is kept
+    /// only for `FAILED`.
+    ///
+    /// # Errors
+    /// `status` is another value, or the message is longer than [`Self::MAX_MESSAGE`].
+    pub fn new(status: Option<&str>, message: Option<String>) -> Result<Self, ValidationError> {
+        let failed = match status {
+            None | Some("SUCCESS") => false,
+            Some("FAILED") => true,
+            Some(_) => {
+                return Err(ValidationError::new("status", "must be SUCCESS or FAILED"));
+            }
+        };
+        if message
+            .as_ref()
+            .is_some_and(|m| m.chars().count() > Self::MAX_MESSAGE)
+        {
+            return Err(ValidationError::new(
+                "errorMessage",
+                "must be at most 1000 characters",
+            ));
+        }
+        Ok(Self {
+            failed,
+            message: if failed { message } else { None },
+        })
+    }
+
+    /// A successful finish.
+    pub fn success() -> Self {
+        Self {
+            failed: false,
+            message: None,
+        }
+    }
+}
+
+/// Capacity as seen by `can-start`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capacity {
+    /// Whether a start by this caller would be admitted now.
+    pub can_start: bool,
+    /// Running runs, all users.
+    pub current_running: u32,
+    /// Global limit.
+    pub max_allowed: u32,
+    /// Free global slots (never negative).
+    pub available: u32,
+    /// The caller's running runs and limit, when the caller is known.
+    pub user: Option<(u32, u32)>,
+}
+
+fn validation(field: &str, message: &str) -> ServiceError {
+    ServiceError::Invalid(ValidationError::new(field, message))
+}
+
+/// Checks a `limit` parameter.
+///
+/// # Errors
+/// Outside 1 ..= 1000.
+pub fn check_limit(limit: u32) -> Result<u32, ValidationError> {
+    if (1..=MAX_LIMIT).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(ValidationError::new(
+            "limit",
+            "must be an integer between 1 and 1000",
+        ))
+    }
+}
+
+/// Times one storage call into the metrics port.
+async fn timed<T>(
+    metrics: &dyn Metrics,
+    operation: &'static str,
+    call: impl Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    let started = Instant::now();
+    let result = call.await;
+    metrics.store_call(operation, started.elapsed(), result.is_ok());
+    result
+}
+
+/// Run lifecycle: start under capacity, finish, interrupt, list, timeout sweep.
+#[derive(Clone)]
+pub struct RunService {
+    runs: Arc<dyn RunStore>,
+    metrics: Arc<dyn Metrics>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
+    config: Arc<RunConfig>,
+}
+
+impl std::fmt::Debug for RunService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunService")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunService {
+    /// Wires the service to its ports.
+    pub fn new(
+        runs: Arc<dyn RunStore>,
+        metrics: Arc<dyn Metrics>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGenerator>,
+        config: RunConfig,
+    ) -> Self {
+        Self {
+            runs,
+            metrics,
+            clock,
+            ids,
+            config: Arc::new(config),
+        }
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &RunConfig {
+        &self.config
+    }
+
+    /// Starts a run for `user` if capacity allows.
+    ///
+    /// # Errors
+    /// `CapacityExhausted` when a limit is reached; `Store` on store failures.
+    pub async fn start(&self, user: &Username, request: StartRun) -> Result<Run, ServiceError> {
+        let now = self.clock.now();
+        let id = self.ids.new_run_id();
+        let window = i64::from(request.duration_secs) + i64::from(self.config.timeout_grace_secs);
+        let run = Run {
+            id,
+            username: user.clone(),
+            status: RunStatus::Running,
+            started_at: now,
+            finished_at: None,
+            deadline: now.plus_micros(window * 1_000_000),
+            duration_secs: request.duration_secs,
+            interval_secs: request.interval_secs,
+            sensor_ids: request.sensor_ids,
+            error_message: None,
+            grafana_url: self.grafana_link(user, id),
+        };
+        let admission = timed(
+            &*self.metrics,
+            "create_run",
+            self.runs.create_run(&run, self.config.limits, now),
+        )
+        .await?;
+        match admission {
+            Admission::Admitted => {
+                self.metrics.run_started(&run);
+                tracing::info!(run_id = %run.id, user = %run.username, "Run {} started", run.id);
+                Ok(run)
+            }
+            Admission::Refused(exhausted) => {
+                let retry_after_secs = self.retry_after(user, exhausted.scope, now).await;
+                Err(ServiceError::CapacityExhausted {
+                    exhausted,
+                    retry_after_secs,
+                })
+            }
+        }
+    }
+
+    /// Seconds until the soonest running run of the exhausted scope is due to end (at least 1).
+    async fn retry_after(&self, user: &Username, scope: CapacityScope, now: Timestamp) -> u32 {
+        let filter = (scope == CapacityScope::User).then_some(user);
+        let soonest = self
+            .runs
+            .running_runs(now, filter)
+            .await
+            .ok()
+            .and_then(|runs| {
+                runs.iter()
+                    .map(|r| {
+                        r.started_at
+                            .plus_micros(i64::from(r.duration_secs) * 1_000_000)
+                    })
+                    .min()
+            });
+        soonest.map_or(5, |end| {
+            let micros = end.unix_micros().saturating_sub(now.unix_micros()).max(0);
+            u32::try_from((micros + 999_999) / 1_000_000)
+                .unwrap_or(u32::MAX)
+                .max(1)
+        })
+    }
+
+    fn grafana_link(&self, user: &Username, id: RunId) -> Option<String> {
+        // Usernames and ids are URL-safe by construction, so no escaping is needed.
+        self.config.grafana_url.as_ref().map(|base| {
+            format!(
+                "{}/d/iot-playground-runs/iot-playground-runs?var-user={user}&var-run={id}",
+                base.trim_end_matches('/')
+            )
+        })
+    }
+
+    /// Capacity now, for everyone or for `user`.
+    ///
+    /// # Errors
+    /// `Store` on store failures.
+    pub async fn capacity(&self, user: Option<&Username>) -> Result<Capacity, ServiceError> {
+        let now = self.clock.now();
+        let count = timed(
+            &*self.metrics,
+            "count_running",
+            self.runs.count_running(now, user),
+        )
+        .await?;
+        let limits = self.config.limits;
+        let user = count.user.map(|n| (n, limits.per_user));
+        Ok(Capacity {
+            can_start: count.global < limits.global
+                && user.is_none_or(|(running, max)| running < max),
+            current_running: count.global,
+            max_allowed: limits.global,
+            available: limits.global.saturating_sub(count.global),
+            user,
+        })
+    }
+
+    /// Runs holding capacity, all users, newest first.
+    ///
+    /// # Errors
+    /// `Store` on store failures.
+    pub async fn running(&self) -> Result<Vec<Run>, ServiceError> {
+        let now = self.clock.now();
+        Ok(timed(
+            &*self.metrics,
+            "running_runs",
+            self.runs.running_runs(now, None),
+        )
+        .await?)
+    }
+
+    /// One page of runs, newest first, as observed now.
+    ///
+    /// # Errors
+    /// `limit` out of range; `Store` on store failures.
+    pub async fn list(&self, query: RunQuery) -> Result<Page<Run, RunCursor>, ServiceError> {
+        check_limit(query.limit)?;
+        let now = self.clock.now();
+        let page = timed(
+            &*self.metrics,
+            "list_runs",
+            self.runs.list_runs(&query, now),
+        )
+        .await?;
+        Ok(Page {
+            items: page.items.into_iter().map(|r| r.observed_at(now)).collect(),
+            next: page.next,
+        })
+    }
+
+    /// One run, as observed now.
+    ///
+    /// # Errors
+    /// `RunNotFound`; `Store` on store failures.
+    pub async fn get(&self, id: RunId) -> Result<Run, ServiceError> {
+        let now = self.clock.now();
+        self.fetch(id).await.map(|r| r.observed_at(now))
+    }
+
+    async fn fetch(&self, id: RunId) -> Result<Run, ServiceError> {
+        timed(&*self.metrics, "get_run", self.runs.get_run(id))
+            .await?
+            .ok_or(ServiceError::RunNotFound(id))
+    }
+
+    /// A run that `user` owns and that is running now; the checks every write goes through.
+    ///
+    /// # Errors
+    /// `RunNotFound` when missing or owned by someone else; `RunNotRunning` otherwise.
+    pub async fn running_run_of(&self, user: &Username, id: RunId) -> Result<Run, ServiceError> {
+        let run = self.fetch(id).await?;
+        if &run.username != user {
+            return Err(ServiceError::RunNotFound(id));
+        }
+        let now = self.clock.now();
+        if !run.is_running_at(now) {
+            return Err(ServiceError::RunNotRunning {
+                id,
+                status: run.status_at(now),
+            });
+        }
+        Ok(run)
+    }
+
+    /// Finishes `user`'s running run.
+    ///
+    /// # Errors
+    /// `RunNotFound` (missing or someone else's), `RunNotRunning`, `Store`.
+    pub async fn finish(
+        &self,
+        user: &Username,
+        id: RunId,
+        request: FinishRun,
+    ) -> Result<Run, ServiceError> {
+        self.running_run_of(user, id).await?;
+        let now = self.clock.now();
+        let finish = Finish {
+            status: if request.failed {
+                RunStatus::Failed
+            } else {
+                RunStatus::Success
+            },
+            finished_at: now,
+            error_message: request.message,
+        };
+        match timed(
+            &*self.metrics,
+            "finish_run",
+            self.runs.finish_run(id, &finish, now),
+        )
+        .await?
+        {
+            Some(run) => {
+                self.metrics.run_finished(&run);
+                // The exact wording is relied upon by log-based report pipelines.
+                tracing::info!(run_id = %run.id, user = %run.username, "Run {} finished {}", run.id, run.status);
+                Ok(run)
+            }
+            // Lost a race with another finish, an interrupt or the deadline.
+            None => {
+                let status = self.get(id).await?.status;
+                Err(ServiceError::RunNotRunning { id, status })
+            }
+        }
+    }
+
+    /// Cancels the running runs of `user`, or of everyone when `user` is an admin. Returns how many
+    /// were canceled.
+    ///
+    /// # Errors
+    /// `Store` on store failures.
+    pub async fn interrupt_all(&self, user: &Username) -> Result<u32, ServiceError> {
+        let now = self.clock.now();
+        let scope = (!self.config.admins.contains(user)).then_some(user);
+        let running = timed(
+            &*self.metrics,
+            "running_runs",
+            self.runs.running_runs(now, scope),
+        )
+        .await?;
+        let finish = Finish {
+            status: RunStatus::Canceled,
+            finished_at: now,
+            error_message: Some(format!("Interrupted by {user}")),
+        };
+        let mut interrupted = 0;
+        for run in running {
+            if let Some(run) = timed(
+                &*self.metrics,
+                "finish_run",
+                self.runs.finish_run(run.id, &finish, now),
+            )
+            .await?
+            {
+                self.metrics.run_finished(&run);
+                interrupted += 1;
+            }
+        }
+        Ok(interrupted)
+    }
+
+    /// Persists `TIMEOUT` on runs past their deadline; returns how many. Correctness never depends
+    /// on it (reads and capacity apply the deadline themselves); it keeps stored states tidy.
+    ///
+    /// # Errors
+    /// `Store` on store failures.
+    pub async fn sweep(&self) -> Result<u32, ServiceError> {
+        let now = self.clock.now();
+        let mut total = 0;
+        loop {
+            let expired = timed(
+                &*self.metrics,
+                "expire_runs",
+                self.runs.expire_runs(now, SWEEP_BATCH),
+            )
+            .await?;
+            for run in &expired {
+                self.metrics.run_finished(run);
+            }
+            let n = u32::try_from(expired.len()).unwrap_or(u32::MAX);
+            total += n;
+            if n < SWEEP_BATCH {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Whether the store answers.
+    ///
+    /// # Errors
+    /// `Store` when it does not.
+    pub async fn ready(&self) -> Result<(), ServiceError> {
+        Ok(self.runs.ping().await?)
+    }
+}
+
+/// A reading as sent by a client, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewReading {
+    sensor_id: SensorId,
+    kind: ReadingType,
+    value: f64,
+    timestamp: Option<Timestamp>,
+}
+
+impl NewReading {
+    /// Validates one reading: known type, finite value within the type's range, timestamp of at
+    /// most microsecond precision.
+    ///
+    /// # Errors
+    /// A [`ValidationError`] naming `sensorId`, `type`, `reading` or `timestamp`.
+    pub fn new(
+        sensor_id: &str,
+        kind: &str,
+        value: f64,
+        timestamp: Option<&str>,
+    ) -> Result<Self, ValidationError> {
+        let sensor_id = SensorId::parse(sensor_id)?;
+        let kind: ReadingType = kind.parse()?;
+        let (low, high) = kind.range();
+        if !value.is_finite() || value < low || value > high {
+            return Err(ValidationError::new(
+                "reading",
+                format!("must be a finite number between {low} and {high} for {kind}"),
+            ));
+        }
+        let timestamp = timestamp
+            .map(|t| Timestamp::parse("timestamp", t))
+            .transpose()?;
+        Ok(Self {
+            sensor_id,
+            kind,
+            value,
+            timestamp,
+        })
+    }
+
+    /// The sensor.
+    pub fn sensor_id(&self) -> &SensorId {
+        &self.sensor_id
+    }
+}
+
+/// Result of ingesting one reading.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ingested {
+    /// Newly stored (`201`).
+    Created(SensorReading),
+    /// The same reading was already stored (`200`): a safe retry.
+    Replayed(SensorReading),
+}
+
+/// Result of a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BatchOutcome {
+    /// Readings newly stored.
+    pub accepted: u32,
+    /// Readings not stored because already stored, or repeated in the batch, with the same value.
+    pub duplicates: u32,
+}
+
+/// Tries before giving up on finding a free server timestamp (each try moves 1 µs later).
+const SERVER_TIMESTAMP_TRIES: i64 = 16;
+
+/// Reading ingestion and read-back.
+#[derive(Clone)]
+pub struct ReadingService {
+    runs: RunService,
+    readings: Arc<dyn ReadingStore>,
+}
+
+impl std::fmt::Debug for ReadingService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadingService").finish_non_exhaustive()
+    }
+}
+
+impl ReadingService {
+    /// Wires the service; run checks go through `runs`.
+    pub fn new(runs: RunService, readings: Arc<dyn ReadingStore>) -> Self {
+        Self { runs, readings }
+    }
+
+    fn metrics(&self) -> &dyn Metrics {
+        &*self.runs.metrics
+    }
+
+    /// Ingests one reading into `user`'s running run.
+    ///
+    /// A reading with a client timestamp is idempotent: the same key and value again is
+    /// [`Ingested::Replayed`]; another value is `ReadingConflict`. Without a timestamp the server
+    /// assigns a fresh one, unique per (run, sensor, type).
+    ///
+    /// # Errors
+    /// `RunNotFound`, `RunNotRunning`, `UnknownSensor`, `ReadingConflict`, `Store`.
+    pub async fn ingest(
+        &self,
+        user: &Username,
+        run_id: RunId,
+        reading: NewReading,
+    ) -> Result<Ingested, ServiceError> {
+        let run = self.runs.running_run_of(user, run_id).await?;
+        if !run.has_sensor(&reading.sensor_id) {
+            return Err(ServiceError::UnknownSensor {
+                sensor_id: reading.sensor_id,
+            });
+        }
+        let client_timestamp = reading.timestamp;
+        let mut stored = SensorReading {
+            run_id,
+            sensor_id: reading.sensor_id,
+            kind: reading.kind,
+            value: reading.value,
+            timestamp: client_timestamp.unwrap_or_else(|| self.runs.clock.now()),
+            user: user.clone(),
+        };
+        for _ in 0..SERVER_TIMESTAMP_TRIES {
+            match timed(
+                self.metrics(),
+                "insert_reading",
+                self.readings.insert_reading(&stored),
+            )
+            .await?
+            {
+                Inserted::New => {
+                    self.metrics()
+                        .readings_ingested(std::slice::from_ref(&stored));
+                    return Ok(Ingested::Created(stored));
+                }
+                Inserted::Existing(existing) if client_timestamp.is_some() => {
+                    return if existing.same_value_as(&stored) {
+                        Ok(Ingested::Replayed(existing))
+                    } else {
+                        Err(ServiceError::ReadingConflict(
+                            crate::memory::conflict_detail(&stored),
+                        ))
+                    };
+                }
+                // Two server-stamped readings in the same microsecond: take the next one.
+                Inserted::Existing(_) => stored.timestamp = stored.timestamp.plus_micros(1),
+            }
+        }
+        Err(ServiceError::Store(StoreError::Internal(
+            "no free server timestamp for the reading".into(),
+        )))
+    }
+
+    /// Ingests a batch into `user`'s running run, all or nothing.
+    ///
+    /// # Errors
+    /// `Invalid` for an empty or oversized batch or a key repeated with different values;
+    /// `RunNotFound`, `RunNotRunning`, `UnknownSensor`, `ReadingConflict`, `Store`.
+    pub async fn ingest_batch(
+        &self,
+        user: &Username,
+        run_id: RunId,
+        readings: Vec<NewReading>,
+    ) -> Result<BatchOutcome, ServiceError> {
+        if readings.is_empty() || readings.len() > MAX_LIMIT as usize {
+            return Err(validation(
+                "readings",
+                "must hold between 1 and 1000 readings",
+            ));
+        }
+        let run = self.runs.running_run_of(user, run_id).await?;
+        if let Some(unknown) = readings.iter().find(|r| !run.has_sensor(&r.sensor_id)) {
+            return Err(ServiceError::UnknownSensor {
+                sensor_id: unknown.sensor_id.clone(),
+            });
+        }
+        let now = self.runs.clock.now();
+        // Server timestamps: one instant for the batch, moved on by 1 µs for each further reading of
+        // the same (sensor, type) so that keys stay unique.
+        let mut server_offsets: HashMap<(SensorId, ReadingType), i64> = HashMap::new();
+        let mut unique: Vec<SensorReading> = Vec::with_capacity(readings.len());
+        let mut seen: HashMap<(Timestamp, SensorId, ReadingType), usize> = HashMap::new();
+        let mut repeats = 0u32;
+        for (i, r) in readings.into_iter().enumerate() {
+            let timestamp = r.timestamp.unwrap_or_else(|| {
+                let offset = server_offsets
+                    .entry((r.sensor_id.clone(), r.kind))
+                    .or_insert(-1);
+                *offset += 1;
+                now.plus_micros(*offset)
+            });
+            let reading = SensorReading {
+                run_id,
+                sensor_id: r.sensor_id,
+                kind: r.kind,
+                value: r.value,
+                timestamp,
+                user: user.clone(),
+            };
+            match seen.entry((timestamp, reading.sensor_id.clone(), reading.kind)) {
+                Entry::Occupied(first) => {
+                    if unique[*first.get()].same_value_as(&reading) {
+                        repeats += 1;
+                    } else {
+                        return Err(validation(
+                            &format!("readings[{i}]"),
+                            "repeats the key (sensorId, type, timestamp) of an earlier reading with a different value",
+                        ));
+                    }
+                }
+                Entry::Vacant(slot) => {
+                    slot.insert(unique.len());
+                    unique.push(reading);
+                }
+            }
+        }
+        let is_new = timed(
+            self.metrics(),
+            "insert_readings",
+            self.readings.insert_readings(&unique),
+        )
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(detail) => ServiceError::ReadingConflict(detail),
+            other => ServiceError::Store(other),
+        })?;
+        let stored: Vec<SensorReading> = unique
+            .into_iter()
+            .zip(&is_new)
+            .filter_map(|(r, new)| new.then_some(r))
+            .collect();
+        if !stored.is_empty() {
+            self.metrics().readings_ingested(&stored);
+        }
+        let accepted = u32::try_from(stored.len()).unwrap_or(u32::MAX);
+        let total = u32::try_from(is_new.len()).unwrap_or(u32::MAX) + repeats;
+        Ok(BatchOutcome {
+            accepted,
+            duplicates: total - accepted,
+        })
+    }
+
+    /// One page of a run's readings, ascending.
+    ///
+    /// # Errors
+    /// `limit` out of range; `RunNotFound`; `Store`.
+    pub async fn list(
+        &self,
+        query: ReadingQuery,
+    ) -> Result<Page<SensorReading, ReadingCursor>, ServiceError> {
+        check_limit(query.limit)?;
+        self.runs.fetch(query.run_id).await?;
+        Ok(timed(
+            self.metrics(),
+            "list_readings",
+            self.readings.list_readings(&query),
+        )
+        .await?)
+    }
+
+    /// The newest readings of a run, newest first.
+    ///
+    /// # Errors
+    /// `limit` out of range; `RunNotFound`; `Store`.
+    pub async fn latest(
+        &self,
+        run_id: RunId,
+        sensor_id: Option<&SensorId>,
+        limit: u32,
+    ) -> Result<Vec<SensorReading>, ServiceError> {
+        check_limit(limit)?;
+        self.runs.fetch(run_id).await?;
+        Ok(timed(
+            self.metrics(),
+            "latest_readings",
+            self.readings.latest_readings(run_id, sensor_id, limit),
+        )
+        .await?)
+    }
+
+    /// Per sensor and type: count, min, max, avg, first, last.
+    ///
+    /// # Errors
+    /// `RunNotFound`; `Store`.
+    pub async fn summary(&self, run_id: RunId) -> Result<Vec<SensorSummary>, ServiceError> {
+        self.runs.fetch(run_id).await?;
+        Ok(timed(self.metrics(), "summarize", self.readings.summarize(run_id)).await?)
+    }
+}
