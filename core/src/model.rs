@@ -288,12 +288,14 @@ impl FromStr for RunStatus {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ReadingType {
-    /// Degrees Celsius, −273.15 ..= 1000.
-    Temperature,
+    // Declared in alphabetical order: the derived `Ord` must match the order of the wire names,
+    // which is how stores sort the type column.
     /// Relative humidity in percent, 0 ..= 100.
     Humidity,
     /// Hectopascals, 0 ..= 2000.
     Pressure,
+    /// Degrees Celsius, −273.15 ..= 1000.
+    Temperature,
 }
 
 impl ReadingType {

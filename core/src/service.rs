@@ -599,6 +599,45 @@ pub struct BatchOutcome {
 /// Tries before giving up on finding a free server timestamp (each try moves 1 µs later).
 const SERVER_TIMESTAMP_TRIES: i64 = 16;
 
+/// Turns client-stamped readings into stored readings with distinct keys: a key repeated with the
+/// same value counts once (the repeats are returned as a count), with another value is invalid.
+fn dedupe_client_stamped(
+    user: &Username,
+    run_id: RunId,
+    readings: Vec<(usize, NewReading)>,
+) -> Result<(Vec<SensorReading>, u32), ServiceError> {
+    let mut unique: Vec<SensorReading> = Vec::with_capacity(readings.len());
+    let mut seen: HashMap<(Timestamp, SensorId, ReadingType), usize> = HashMap::new();
+    let mut repeats = 0u32;
+    for (i, r) in readings {
+        let Some(timestamp) = r.timestamp else {
+            continue;
+        };
+        let reading = SensorReading {
+            run_id,
+            sensor_id: r.sensor_id,
+            kind: r.kind,
+            value: r.value,
+            timestamp,
+            user: user.clone(),
+        };
+        match seen.entry((timestamp, reading.sensor_id.clone(), reading.kind)) {
+            Entry::Occupied(first) if unique[*first.get()].same_value_as(&reading) => repeats += 1,
+            Entry::Occupied(_) => {
+                return Err(validation(
+                    &format!("readings[{i}]"),
+                    "repeats the key (sensorId, type, timestamp) of an earlier reading with a different value",
+                ));
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(unique.len());
+                unique.push(reading);
+            }
+        }
+    }
+    Ok((unique, repeats))
+}
+
 /// Reading ingestion and read-back.
 #[derive(Clone)]
 pub struct ReadingService {
@@ -705,46 +744,13 @@ impl ReadingService {
                 sensor_id: unknown.sensor_id.clone(),
             });
         }
-        let now = self.runs.clock.now();
-        // Server timestamps: one instant for the batch, moved on by 1 µs for each further reading of
-        // the same (sensor, type) so that keys stay unique.
-        let mut server_offsets: HashMap<(SensorId, ReadingType), i64> = HashMap::new();
-        let mut unique: Vec<SensorReading> = Vec::with_capacity(readings.len());
-        let mut seen: HashMap<(Timestamp, SensorId, ReadingType), usize> = HashMap::new();
-        let mut repeats = 0u32;
-        for (i, r) in readings.into_iter().enumerate() {
-            let timestamp = r.timestamp.unwrap_or_else(|| {
-                let offset = server_offsets
-                    .entry((r.sensor_id.clone(), r.kind))
-                    .or_insert(-1);
-                *offset += 1;
-                now.plus_micros(*offset)
-            });
-            let reading = SensorReading {
-                run_id,
-                sensor_id: r.sensor_id,
-                kind: r.kind,
-                value: r.value,
-                timestamp,
-                user: user.clone(),
-            };
-            match seen.entry((timestamp, reading.sensor_id.clone(), reading.kind)) {
-                Entry::Occupied(first) => {
-                    if unique[*first.get()].same_value_as(&reading) {
-                        repeats += 1;
-                    } else {
-                        return Err(validation(
-                            &format!("readings[{i}]"),
-                            "repeats the key (sensorId, type, timestamp) of an earlier reading with a different value",
-                        ));
-                    }
-                }
-                Entry::Vacant(slot) => {
-                    slot.insert(unique.len());
-                    unique.push(reading);
-                }
-            }
-        }
+        let (client_stamped, server_stamped): (Vec<_>, Vec<_>) = readings
+            .into_iter()
+            .enumerate()
+            .partition(|(_, r)| r.timestamp.is_some());
+        let server_stamped = server_stamped.into_iter().map(|(_, r)| r).collect();
+        let (unique, repeats) = dedupe_client_stamped(user, run_id, client_stamped)?;
+        // Client-stamped readings first, all or nothing: a conflict there is the client's.
         let is_new = timed(
             self.metrics(),
             "insert_readings",
@@ -755,20 +761,88 @@ impl ReadingService {
             StoreError::Conflict(detail) => ServiceError::ReadingConflict(detail),
             other => ServiceError::Store(other),
         })?;
-        let stored: Vec<SensorReading> = unique
+        let mut stored: Vec<SensorReading> = unique
             .into_iter()
             .zip(&is_new)
             .filter_map(|(r, new)| new.then_some(r))
             .collect();
+        let duplicates = u32::try_from(is_new.len() - stored.len()).unwrap_or(u32::MAX) + repeats;
+        stored.extend(
+            self.insert_server_stamped(user, run_id, server_stamped)
+                .await?,
+        );
         if !stored.is_empty() {
             self.metrics().readings_ingested(&stored);
         }
-        let accepted = u32::try_from(stored.len()).unwrap_or(u32::MAX);
-        let total = u32::try_from(is_new.len()).unwrap_or(u32::MAX) + repeats;
         Ok(BatchOutcome {
-            accepted,
-            duplicates: total - accepted,
+            accepted: u32::try_from(stored.len()).unwrap_or(u32::MAX),
+            duplicates,
         })
+    }
+
+    /// Stores readings without a client timestamp under fresh server timestamps: one instant for
+    /// the batch, 1 µs apart within a (sensor, type). A key found taken (by an earlier request in
+    /// the same microsecond) is moved on by 1 µs and tried again, so nothing is lost or merged.
+    async fn insert_server_stamped(
+        &self,
+        user: &Username,
+        run_id: RunId,
+        readings: Vec<NewReading>,
+    ) -> Result<Vec<SensorReading>, ServiceError> {
+        let now = self.runs.clock.now();
+        let mut offsets: HashMap<(SensorId, ReadingType), i64> = HashMap::new();
+        let mut pending: Vec<SensorReading> = readings
+            .into_iter()
+            .map(|r| {
+                let offset = offsets.entry((r.sensor_id.clone(), r.kind)).or_insert(-1);
+                *offset += 1;
+                SensorReading {
+                    run_id,
+                    sensor_id: r.sensor_id,
+                    kind: r.kind,
+                    value: r.value,
+                    timestamp: now.plus_micros(*offset),
+                    user: user.clone(),
+                }
+            })
+            .collect();
+        let mut stored = Vec::with_capacity(pending.len());
+        for _ in 0..SERVER_TIMESTAMP_TRIES {
+            if pending.is_empty() {
+                return Ok(stored);
+            }
+            // Past the largest offset, so moved readings cannot meet each other.
+            let shift = i64::try_from(pending.len()).unwrap_or(i64::MAX);
+            match timed(
+                self.metrics(),
+                "insert_readings",
+                self.readings.insert_readings(&pending),
+            )
+            .await
+            {
+                Ok(is_new) => {
+                    let mut taken = Vec::new();
+                    for (reading, new) in pending.into_iter().zip(is_new) {
+                        if new {
+                            stored.push(reading);
+                        } else {
+                            taken.push(reading);
+                        }
+                    }
+                    pending = taken;
+                }
+                Err(StoreError::Conflict(_)) => {}
+                Err(other) => return Err(other.into()),
+            }
+            for reading in &mut pending {
+                reading.timestamp = reading.timestamp.plus_micros(shift);
+            }
+        }
+        if pending.is_empty() {
+            Ok(stored)
+        } else {
+            Err(StoreError::Internal("no free server timestamps for the batch".into()).into())
+        }
     }
 
     /// One page of a run's readings, ascending.
