@@ -1,1 +1,194 @@
-//! Work in progress.
+//! # iot-http
+//!
+//! The inbound HTTP adapter of iot-playground: API v1 as one axum [`Router`], served unchanged by
+//! the ECS binary (a TCP server) and the Lambda binary (`lambda_http`). It translates HTTP to calls
+//! of the domain services of `iot-core` and back; it knows nothing of the store behind them.
+//!
+//! What it does for every route: identity from a pluggable [`IdentitySource`], one error shape
+//! ([`ApiError`]: `{"error", "message", …}`), `X-Request-Id` on every response, body limits
+//! (`413`), the CORS allow-list, a request timeout, panics turned into `500`, and an OpenAPI 3.1
+//! document generated from the handlers at `/api/openapi.json`.
+//!
+//! ## Embedding
+//! Mount the router under a prefix of your own axum app, here on the in-memory store:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use axum::Router;
+//! use iot_core::{memory::InMemoryStore, ports::*, service::*};
+//! use iot_http::{AppState, HttpConfig, identity::UserHeader};
+//!
+//! let store = Arc::new(InMemoryStore::new());
+//! let runs = RunService::new(
+//!     store.clone(), Arc::new(NoMetrics), Arc::new(SystemClock), Arc::new(RandomIds),
+//!     RunConfig::default(),
+//! );
+//! let state = AppState {
+//!     readings: ReadingService::new(runs.clone(), store),
+//!     runs,
+//!     identity: Arc::new(UserHeader),
+//! };
+//! let app: Router = Router::new().nest("/iot", iot_http::router(state, &HttpConfig::default()));
+//! ```
+
+pub mod dto;
+pub mod error;
+pub mod extract;
+pub mod handlers;
+pub mod identity;
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use iot_core::service::{ReadingService, RunService};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use error::{ApiError, ApiResult};
+pub use identity::IdentitySource;
+
+/// What the handlers share.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// Run lifecycle.
+    pub runs: RunService,
+    /// Reading ingestion.
+    pub readings: ReadingService,
+    /// Where the caller's identity comes from.
+    pub identity: Arc<dyn IdentitySource>,
+}
+
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Origins allowed by CORS (exact matches).
+    pub cors_allowed_origins: Vec<String>,
+    /// Longest a request may take before `408`.
+    pub request_timeout: Duration,
+}
+
+/// The development default of `CORS_ALLOWED_ORIGINS`.
+pub const DEFAULT_CORS_ORIGINS: &str =
+    "http://localhost:8080,http://127.0.0.1:8080,http://localhost:5173,http://localhost:4200";
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            cors_allowed_origins: parse_origins(DEFAULT_CORS_ORIGINS),
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Splits a comma-separated origin list, trimming blanks.
+pub fn parse_origins(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "iot-playground API", version = "1.0.0",
+        description = "Simulate IoT sensors; the same API on ECS and on Lambda."),
+    tags((name = "runs"), (name = "readings"), (name = "operations"))
+)]
+struct ApiDoc;
+
+/// Every route, each registered with its OpenAPI operation, so the document cannot drift from
+/// the router.
+fn api_routes() -> OpenApiRouter<AppState> {
+    use handlers::*;
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(start_run))
+        .routes(routes!(can_start))
+        .routes(routes!(running_runs))
+        .routes(routes!(list_runs))
+        .routes(routes!(all_runs))
+        .routes(routes!(get_run))
+        .routes(routes!(finish_run))
+        .routes(routes!(interrupt_all))
+        .routes(routes!(run_summary))
+        .routes(routes!(ingest_batch, list_readings))
+        .routes(routes!(ingest_reading, latest_readings))
+        .routes(routes!(ingest_reading_alias))
+        .routes(routes!(health))
+        .routes(routes!(actuator_health))
+        .routes(routes!(ready))
+        .routes(routes!(openapi_json))
+}
+
+/// The OpenAPI 3.1 document of the router.
+pub fn openapi() -> &'static utoipa::openapi::OpenApi {
+    static DOC: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
+    DOC.get_or_init(|| api_routes().split_for_parts().1)
+}
+
+/// The API v1 router with its middleware, ready to serve or to nest.
+pub fn router(state: AppState, config: &HttpConfig) -> Router {
+    let (routes, _) = api_routes().split_for_parts();
+    routes
+        .fallback(route_not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::internal("handler panicked").into_response()
+        }))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            config.request_timeout,
+        ))
+        .layer(cors(config))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+            let id = request
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            tracing::info_span!("request", method = %request.method(), uri = %request.uri(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+fn cors(config: &HttpConfig) -> CorsLayer {
+    let origins: Vec<HeaderValue> = config
+        .cors_allowed_origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allow_headers([
+            HeaderName::from_static("content-type"),
+            HeaderName::from_static("x-user"),
+            HeaderName::from_static("x-run-id"),
+            HeaderName::from_static("idempotency-key"),
+        ])
+        .expose_headers([
+            HeaderName::from_static("x-request-id"),
+            HeaderName::from_static("location"),
+        ])
+        .max_age(Duration::from_secs(3600))
+}
+
+async fn route_not_found(request: Request) -> Response {
+    ApiError::route_not_found(request.uri().path()).into_response()
+}
+
+async fn method_not_allowed() -> Response {
+    ApiError::method_not_allowed().into_response()
+}

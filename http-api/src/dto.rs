@@ -1,0 +1,309 @@
+//! The JSON shapes of the API (camelCase), converted from and to domain types.
+
+use iot_core::model::{Run, SensorReading, SensorSummary};
+use iot_core::service::{BatchOutcome, Capacity};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Body of `POST /api/runs/start`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StartRunBody {
+    /// 1 to 100 unique ids matching `^[A-Za-z0-9._:-]{1,64}$`.
+    pub sensor_ids: Vec<String>,
+    /// Seconds, 1..=86400 (default 60).
+    pub duration: Option<i64>,
+    /// Seconds between readings, 0 < interval ≤ 3600 (default 5).
+    pub interval: Option<f64>,
+}
+
+/// Body of `POST /api/runs/{id}/finish` (may be empty: SUCCESS).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FinishRunBody {
+    /// `SUCCESS` (default) or `FAILED`.
+    pub status: Option<String>,
+    /// Why it failed (wins over `message`); kept for FAILED only.
+    pub error_message: Option<String>,
+    /// Alias of `errorMessage` sent by older clients.
+    pub message: Option<String>,
+}
+
+/// One reading as a client sends it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadingBody {
+    /// One of the run's sensors.
+    pub sensor_id: String,
+    /// `temperature` (°C), `humidity` (%) or `pressure` (hPa).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The measured value, a finite number.
+    pub reading: f64,
+    /// RFC 3339, at most microseconds; omitted → the server's clock. Send it to make retries safe.
+    pub timestamp: Option<String>,
+}
+
+/// Body of `POST /api/runs/{id}/readings`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct BatchBody {
+    /// 1 to 1000 readings.
+    pub readings: Vec<ReadingBody>,
+}
+
+/// The legacy `params` object of a run, kept for existing frontends.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RunParams {
+    /// Same as the run's `id`.
+    pub run_id: String,
+    /// The run's sensors.
+    pub sensor_ids: Vec<String>,
+    /// Seconds.
+    pub duration: u32,
+    /// Seconds.
+    pub interval: f64,
+}
+
+/// A run.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RunJson {
+    /// UUID.
+    pub id: String,
+    /// Same as `id`.
+    pub run_id: String,
+    /// Owner.
+    pub username: String,
+    /// `RUNNING`, `SUCCESS`, `FAILED`, `CANCELED` or `TIMEOUT`.
+    pub status: String,
+    /// RFC 3339, microseconds, UTC.
+    pub started_at: String,
+    /// Set once terminal.
+    pub finished_at: Option<String>,
+    /// Seconds.
+    pub duration: u32,
+    /// Seconds.
+    pub interval: f64,
+    /// Sensors.
+    pub sensor_ids: Vec<String>,
+    /// Why it failed.
+    pub error_message: Option<String>,
+    /// Per-run dashboard.
+    pub grafana_url: Option<String>,
+    /// Legacy view of the start parameters.
+    pub params: RunParams,
+}
+
+impl From<Run> for RunJson {
+    fn from(run: Run) -> Self {
+        let id = run.id.to_string();
+        let sensor_ids: Vec<String> = run.sensor_ids.iter().map(ToString::to_string).collect();
+        Self {
+            params: RunParams {
+                run_id: id.clone(),
+                sensor_ids: sensor_ids.clone(),
+                duration: run.duration_secs,
+                interval: run.interval_secs,
+            },
+            run_id: id.clone(),
+            id,
+            username: run.username.to_string(),
+            status: run.status.as_str().to_string(),
+            started_at: run.started_at.to_string(),
+            finished_at: run.finished_at.map(|t| t.to_string()),
+            duration: run.duration_secs,
+            interval: run.interval_secs,
+            sensor_ids,
+            error_message: run.error_message,
+            grafana_url: run.grafana_url,
+        }
+    }
+}
+
+/// A page of runs.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RunPage {
+    /// Newest first.
+    pub items: Vec<RunJson>,
+    /// Pass as `cursor` for the next page; absent at the end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// A stored reading.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadingJson {
+    /// Run.
+    pub run_id: String,
+    /// Sensor.
+    pub sensor_id: String,
+    /// Type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Value.
+    pub reading: f64,
+    /// RFC 3339, microseconds, UTC.
+    pub timestamp: String,
+    /// Who sent it.
+    pub user: String,
+}
+
+impl From<SensorReading> for ReadingJson {
+    fn from(r: SensorReading) -> Self {
+        Self {
+            run_id: r.run_id.to_string(),
+            sensor_id: r.sensor_id.to_string(),
+            kind: r.kind.as_str().to_string(),
+            reading: r.value,
+            timestamp: r.timestamp.to_string(),
+            user: r.user.to_string(),
+        }
+    }
+}
+
+/// A page of readings.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadingPage {
+    /// Ascending by timestamp, sensorId, type.
+    pub items: Vec<ReadingJson>,
+    /// Pass as `cursor` for the next page; absent at the end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// The compatibility listing of readings.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReadingList {
+    /// Newest first.
+    pub items: Vec<ReadingJson>,
+    /// Number of items returned.
+    pub count: usize,
+}
+
+/// Result of a batch.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchJson {
+    /// Readings newly stored.
+    pub accepted: u32,
+    /// Readings already stored (or repeated) with the same value.
+    pub duplicates: u32,
+}
+
+impl From<BatchOutcome> for BatchJson {
+    fn from(o: BatchOutcome) -> Self {
+        Self {
+            accepted: o.accepted,
+            duplicates: o.duplicates,
+        }
+    }
+}
+
+/// Capacity, as the frontend's widget reads it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CanStartJson {
+    /// Whether a start would be admitted now (for this user when `X-User` is sent).
+    pub can_start: bool,
+    /// Running runs, all users.
+    pub current_running: u32,
+    /// `MAX_CONCURRENT_RUNS`.
+    pub max_allowed: u32,
+    /// Free global slots.
+    pub available: u32,
+    /// The caller's running runs (with `X-User`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_running: Option<u32>,
+    /// `MAX_RUNS_PER_USER` (with `X-User`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_max_allowed: Option<u32>,
+}
+
+impl From<Capacity> for CanStartJson {
+    fn from(c: Capacity) -> Self {
+        Self {
+            can_start: c.can_start,
+            current_running: c.current_running,
+            max_allowed: c.max_allowed,
+            available: c.available,
+            user_running: c.user.map(|(running, _)| running),
+            user_max_allowed: c.user.map(|(_, max)| max),
+        }
+    }
+}
+
+/// Result of `interrupt-all`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InterruptJson {
+    /// Runs canceled.
+    pub interrupted: u32,
+    /// A sentence.
+    pub message: String,
+}
+
+/// One row of a run summary.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SummaryRow {
+    /// Sensor.
+    pub sensor_id: String,
+    /// Type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Readings.
+    pub count: u64,
+    /// Smallest value.
+    pub min: f64,
+    /// Largest value.
+    pub max: f64,
+    /// Mean.
+    pub avg: f64,
+    /// Timestamp of the first reading.
+    pub first: String,
+    /// Timestamp of the last reading.
+    pub last: String,
+}
+
+impl From<SensorSummary> for SummaryRow {
+    fn from(s: SensorSummary) -> Self {
+        Self {
+            sensor_id: s.sensor_id.to_string(),
+            kind: s.kind.as_str().to_string(),
+            count: s.count,
+            min: s.min,
+            max: s.max,
+            avg: s.avg,
+            first: s.first.to_string(),
+            last: s.last.to_string(),
+        }
+    }
+}
+
+/// Summary of a run.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SummaryJson {
+    /// The run.
+    pub run_id: String,
+    /// Per sensor and type, ordered by sensor then type.
+    pub sensors: Vec<SummaryRow>,
+}
+
+/// Body of every error.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorJson {
+    /// snake_case code, e.g. `capacity_exhausted`.
+    pub error: String,
+    /// A human sentence.
+    pub message: String,
+}
+
+/// Health and readiness.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthJson {
+    /// `UP` or `DOWN`.
+    pub status: &'static str,
+}

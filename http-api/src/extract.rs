@@ -1,0 +1,196 @@
+//! Reading requests in the order the API promises: body size (`413`), identity (`401`/`400`),
+//! then body and parameters (`400`). Handlers take the raw request and call these helpers in that
+//! order, so an axum extractor's rejection can never jump the queue.
+
+use std::collections::HashMap;
+
+use axum::body::{Body, Bytes};
+use axum::extract::Query;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+use iot_core::{RunId, Username};
+use serde::de::DeserializeOwned;
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+
+/// Largest body of single-item requests (start, finish, one reading).
+pub const SMALL_BODY: usize = 16 * 1024;
+/// Largest body of a batch.
+pub const BATCH_BODY: usize = 1024 * 1024;
+
+/// Reads the whole body, refusing more than `limit` bytes with `413`.
+///
+/// # Errors
+/// `413 payload_too_large`.
+pub async fn body(parts: &Parts, body: Body, limit: usize) -> ApiResult<Bytes> {
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(ApiError::payload_too_large(limit));
+    }
+    axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| ApiError::payload_too_large(limit))
+}
+
+/// The caller, required.
+///
+/// # Errors
+/// `401 missing_user` when absent; `400 invalid_user` when malformed or repeated.
+pub fn user(app: &AppState, parts: &Parts) -> ApiResult<Username> {
+    app.identity.identify(parts)?.ok_or_else(|| {
+        ApiError::new(
+            axum::http::StatusCode::UNAUTHORIZED,
+            "missing_user",
+            "this endpoint acts for a user: send the X-User header",
+        )
+    })
+}
+
+/// The caller, when known (reads need no identity but validate one that is sent).
+///
+/// # Errors
+/// `400 invalid_user` when malformed or repeated.
+pub fn optional_user(app: &AppState, parts: &Parts) -> ApiResult<Option<Username>> {
+    app.identity.identify(parts)
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| {
+            let mime = mime.trim().to_ascii_lowercase();
+            mime == "application/json"
+                || (mime.starts_with("application/") && mime.ends_with("+json"))
+        })
+}
+
+/// Parses a JSON body into `T`, naming the offending field on failure.
+///
+/// # Errors
+/// `415` without a JSON content type; `400 invalid_json` for malformed JSON; `400
+/// validation_failed` naming the field for a missing field, a wrong type or an unknown value.
+pub fn json<T: DeserializeOwned>(parts: &Parts, bytes: &[u8]) -> ApiResult<T> {
+    if !is_json(&parts.headers) {
+        return Err(ApiError::unsupported_media_type());
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let text = strip_position(&inner.to_string());
+        if text.contains("number out of range") {
+            return ApiError::invalid(&path, "validation_failed", "must be a finite number");
+        }
+        if inner.is_syntax() || inner.is_eof() {
+            return ApiError::invalid_json(text);
+        }
+        if let Some(field) = missing_field(&text) {
+            let field = if path == "." {
+                field
+            } else {
+                format!("{path}.{field}")
+            };
+            return ApiError::invalid(&field, "validation_failed", "is required");
+        }
+        if path == "." {
+            return ApiError::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                "validation_failed",
+                format!("the body must be a JSON object: {text}"),
+            );
+        }
+        ApiError::invalid(
+            &path,
+            "validation_failed",
+            format!("has the wrong type: {text}"),
+        )
+    })?;
+    de.end()
+        .map_err(|e| ApiError::invalid_json(strip_position(&e.to_string())))?;
+    Ok(value)
+}
+
+/// `serde_json` ends its messages with "at line L column C": useful to humans, noise in an API.
+fn strip_position(text: &str) -> String {
+    text.split(" at line ").next().unwrap_or(text).to_string()
+}
+
+fn missing_field(text: &str) -> Option<String> {
+    let rest = text.strip_prefix("missing field `")?;
+    Some(rest.split('`').next()?.to_string())
+}
+
+/// The query string as a map (the last value wins for a repeated name).
+///
+/// # Errors
+/// `400 invalid_query` for a malformed query string.
+pub fn query(parts: &Parts) -> ApiResult<HashMap<String, String>> {
+    Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
+        .map(|Query(pairs)| pairs.into_iter().collect())
+        .map_err(|e| {
+            ApiError::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                "invalid_query",
+                format!("the query string is malformed: {e}"),
+            )
+        })
+}
+
+/// A run id from the path or a header.
+///
+/// # Errors
+/// `400 invalid_run_id`.
+pub fn run_id(field: &'static str, text: &str) -> ApiResult<RunId> {
+    Ok(RunId::parse(field, text)?)
+}
+
+/// The `X-Run-Id` header, required and single.
+///
+/// # Errors
+/// `400 missing_run_id`, or `400 invalid_run_id` when malformed or repeated.
+pub fn run_id_header(parts: &Parts) -> ApiResult<RunId> {
+    let mut values = parts.headers.get_all("x-run-id").iter();
+    let Some(value) = values.next() else {
+        return Err(ApiError::invalid(
+            "X-Run-Id",
+            "missing_run_id",
+            "is required: the id of the run the reading belongs to",
+        ));
+    };
+    if values.next().is_some() {
+        return Err(ApiError::invalid(
+            "X-Run-Id",
+            "invalid_run_id",
+            "must be sent once",
+        ));
+    }
+    run_id("X-Run-Id", value.to_str().unwrap_or(""))
+}
+
+/// The `limit` parameter: 1..=1000, default 100.
+///
+/// # Errors
+/// `400` naming `limit`.
+pub fn limit(params: &HashMap<String, String>) -> ApiResult<u32> {
+    match params.get("limit") {
+        None => Ok(100),
+        Some(text) => text
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "limit",
+                    "validation_failed",
+                    "must be an integer between 1 and 1000",
+                )
+            }),
+    }
+}

@@ -1,0 +1,115 @@
+//! Who is calling. The source is pluggable: a deployment may trust a header sent by the client
+//! (`X-User`, the default), a claim put in the request by an API Gateway JWT authorizer, or the
+//! identity an ALB adds after OIDC login. Whatever the source, the name must be a valid
+//! [`Username`]; a client-sent `X-User` is ignored when another source is configured.
+
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
+use base64::Engine as _;
+use iot_core::Username;
+
+use crate::error::ApiError;
+
+/// The identity header clients send.
+pub const X_USER: &str = "x-user";
+
+/// Finds the caller's identity in a request.
+pub trait IdentitySource: Send + Sync + std::fmt::Debug {
+    /// `Ok(None)` when the request carries no identity.
+    ///
+    /// # Errors
+    /// `400 invalid_user` when an identity is present but malformed or ambiguous.
+    fn identify(&self, request: &Parts) -> Result<Option<Username>, ApiError>;
+}
+
+/// Reads a single-valued header as a user name: absent → `None`, repeated or malformed → `400`.
+///
+/// # Errors
+/// `400 invalid_user` when the header is repeated, empty or malformed.
+pub fn user_from_header(headers: &HeaderMap, name: &str) -> Result<Option<Username>, ApiError> {
+    let mut values = headers.get_all(name).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(ApiError::invalid(
+            "X-User",
+            "invalid_user",
+            "must be sent once; the request carries it more than once",
+        ));
+    }
+    let text = value.to_str().unwrap_or("");
+    Username::parse(text)
+        .map(Some)
+        .map_err(|e| ApiError::invalid("X-User", "invalid_user", e.message))
+}
+
+/// Trusts the client's `X-User` header (playgrounds, private networks).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UserHeader;
+
+impl IdentitySource for UserHeader {
+    fn identify(&self, request: &Parts) -> Result<Option<Username>, ApiError> {
+        user_from_header(&request.headers, X_USER)
+    }
+}
+
+/// Takes the user from a claim of the OIDC token an AWS ALB forwards in `x-amzn-oidc-data`
+/// after authenticating the user. The ALB overwrites that header on every request, so clients
+/// cannot forge it; the signature is the ALB's and is not re-checked here.
+#[derive(Debug, Clone)]
+pub struct AlbOidc {
+    /// The claim holding the user name (e.g. `preferred_username`).
+    pub claim: String,
+}
+
+/// The ALB's OIDC header.
+pub const ALB_OIDC_DATA: &str = "x-amzn-oidc-data";
+
+impl IdentitySource for AlbOidc {
+    fn identify(&self, request: &Parts) -> Result<Option<Username>, ApiError> {
+        let Some(token) = request.headers.get(ALB_OIDC_DATA) else {
+            return Ok(None);
+        };
+        let claims = token
+            .to_str()
+            .ok()
+            .and_then(|t| t.split('.').nth(1))
+            .and_then(|payload| {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(payload.trim_end_matches('='))
+                    .ok()
+            })
+            .and_then(|json| serde_json::from_slice::<serde_json::Value>(&json).ok());
+        let name = claims
+            .as_ref()
+            .and_then(|c| c.get(&self.claim))
+            .and_then(|v| v.as_str());
+        match name {
+            Some(name) => Username::parse(name)
+                .map(Some)
+                .map_err(|e| ApiError::invalid(&self.claim, "invalid_user", e.message)),
+            None => Ok(None),
+        }
+    }
+}
+
+/// Takes the user from a value an outer layer stored in the request extensions (the Lambda binary
+/// puts the API Gateway JWT authorizer's claim there). The router never sees where it came from.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Authenticated;
+
+/// A user name proven by infrastructure in front of the router, put in request extensions.
+#[derive(Debug, Clone)]
+pub struct AuthenticatedUser(pub String);
+
+impl IdentitySource for Authenticated {
+    fn identify(&self, request: &Parts) -> Result<Option<Username>, ApiError> {
+        match request.extensions.get::<AuthenticatedUser>() {
+            Some(AuthenticatedUser(name)) => Username::parse(name.as_str())
+                .map(Some)
+                .map_err(|e| ApiError::invalid("user", "invalid_user", e.message)),
+            None => Ok(None),
+        }
+    }
+}
