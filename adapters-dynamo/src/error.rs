@@ -1,0 +1,68 @@
+//! Translation of SDK errors into [`StoreError`] at the edge of the adapter.
+
+use std::fmt::Debug;
+
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::CancellationReason;
+use iot_core::StoreError;
+
+/// Error codes that mean "overloaded, try again later".
+const THROTTLING: &[&str] = &[
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "TransactionInProgressException",
+];
+
+/// Maps a failed SDK call on `table` to a [`StoreError`].
+///
+/// Throttling, timeouts, dispatch (connection) failures and unparsable responses are
+/// `Unavailable`: the caller may retry later. A missing table is `Internal` naming the table (a
+/// deployment error, not a transient one). Everything else is `Internal`.
+pub(crate) fn sdk_error<E, R>(operation: &str, table: &str, err: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: Debug,
+{
+    let detail = DisplayErrorContext(&err).to_string();
+    match &err {
+        SdkError::TimeoutError(_) => {
+            StoreError::Unavailable(format!("DynamoDB {operation} on {table} timed out"))
+        }
+        SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => StoreError::Unavailable(
+            format!("DynamoDB {operation} on {table} could not be sent: {detail}"),
+        ),
+        SdkError::ServiceError(_) => match err.code() {
+            Some(code) if THROTTLING.contains(&code) => StoreError::Unavailable(format!(
+                "DynamoDB {operation} on {table} throttled ({code})"
+            )),
+            Some("ResourceNotFoundException") => StoreError::Internal(format!(
+                "DynamoDB table {table} not found ({operation}); create it (CREATE_TABLES) or \
+                 check RUNS_TABLE/READINGS_TABLE"
+            )),
+            _ => StoreError::Internal(format!("DynamoDB {operation} on {table}: {detail}")),
+        },
+        _ => StoreError::Internal(format!("DynamoDB {operation} on {table}: {detail}")),
+    }
+}
+
+/// A request that could not even be built (a bug of this adapter).
+pub(crate) fn build_error(err: impl std::fmt::Display) -> StoreError {
+    StoreError::Internal(format!("invalid DynamoDB request: {err}"))
+}
+
+/// An item that does not have the shape this adapter writes.
+pub(crate) fn corrupt(what: &str, detail: impl std::fmt::Display) -> StoreError {
+    StoreError::Internal(format!("corrupt {what} item in DynamoDB: {detail}"))
+}
+
+/// The cancellation code of item `index` of a canceled transaction (`ConditionalCheckFailed`,
+/// `TransactionConflict`, `None`, …).
+pub(crate) fn reason_code(reasons: &[CancellationReason], index: usize) -> Option<&str> {
+    reasons
+        .get(index)
+        .and_then(CancellationReason::code)
+        .filter(|c| *c != "None")
+}
