@@ -36,7 +36,7 @@ pub fn service_var(name: &str) -> Option<String> {
 /// What gets cleaned up after a test.
 enum Namespace {
     Memory,
-    Postgres { admin_url: String, database: String },
+    Postgres(TestDatabase),
     Dynamo(DynamoStore),
 }
 
@@ -78,18 +78,8 @@ impl TestStore {
 
     /// PostgreSQL, in a fresh migrated database created from `TEST_DATABASE_URL`.
     pub async fn postgres() -> Option<Self> {
-        let admin_url = service_var("TEST_DATABASE_URL")?;
-        let database = format!("iot_ct_{}", unique_suffix());
-        let mut admin = sqlx::PgConnection::connect(&admin_url)
-            .await
-            .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at TEST_DATABASE_URL: {e}"));
-        sqlx::query(&format!("CREATE DATABASE {database}"))
-            .execute(&mut admin)
-            .await
-            .expect("create test database");
-        admin.close().await.ok();
-        let url = database_url(&admin_url, &database);
-        let store = PgStore::connect(&url, &PgOptions::default())
+        let database = TestDatabase::create().await?;
+        let store = PgStore::connect(&database.url, &PgOptions::default())
             .await
             .expect("connect to test database");
         store.migrate().await.expect("migrate test database");
@@ -98,10 +88,7 @@ impl TestStore {
             backend: "postgres",
             runs: store.clone(),
             readings: store,
-            namespace: Namespace::Postgres {
-                admin_url,
-                database,
-            },
+            namespace: Namespace::Postgres(database),
         })
     }
 
@@ -149,23 +136,55 @@ impl TestStore {
     pub async fn cleanup(self) {
         match self.namespace {
             Namespace::Memory => {}
-            Namespace::Postgres {
-                admin_url,
-                database,
-            } => {
+            Namespace::Postgres(database) => {
                 drop(self.runs);
                 drop(self.readings);
-                if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
-                    let drop_db = format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)");
-                    if let Err(e) = sqlx::query(&drop_db).execute(&mut admin).await {
-                        eprintln!("could not drop {database}: {e}");
-                    }
-                }
+                database.drop().await;
             }
             Namespace::Dynamo(store) => {
                 if let Err(e) = store.delete_tables().await {
                     eprintln!("could not delete test tables: {e}");
                 }
+            }
+        }
+    }
+}
+
+/// A fresh, empty PostgreSQL database on the server of `TEST_DATABASE_URL`.
+#[derive(Debug)]
+pub struct TestDatabase {
+    admin_url: String,
+    name: String,
+    /// Its connection URL.
+    pub url: String,
+}
+
+impl TestDatabase {
+    /// Creates it; `None` when `TEST_DATABASE_URL` is unset (and services are not required).
+    pub async fn create() -> Option<Self> {
+        let admin_url = service_var("TEST_DATABASE_URL")?;
+        let name = format!("iot_ct_{}", unique_suffix());
+        let mut admin = sqlx::PgConnection::connect(&admin_url)
+            .await
+            .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at TEST_DATABASE_URL: {e}"));
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .expect("create test database");
+        admin.close().await.ok();
+        Some(Self {
+            url: database_url(&admin_url, &name),
+            admin_url,
+            name,
+        })
+    }
+
+    /// Drops it, closing whatever still connects to it.
+    pub async fn drop(self) {
+        if let Ok(mut admin) = sqlx::PgConnection::connect(&self.admin_url).await {
+            let drop_db = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+            if let Err(e) = sqlx::query(&drop_db).execute(&mut admin).await {
+                eprintln!("could not drop {}: {e}", self.name);
             }
         }
     }

@@ -6,6 +6,10 @@
 //!   services on a store under test. `tests/storage.rs` stamps the list out once per store
 //!   (in-memory, PostgreSQL, DynamoDB emulator) with [`storage_suite!`], so a failure names the
 //!   scenario and the backend, and every store runs the same count.
+//! - [`http`]: SPEC §3 as scenarios over an [`target::HttpTarget`] (send a request, get status,
+//!   headers, body), stamped out per binary with [`http_suite!`]: `app-ecs` over a socket on the
+//!   in-memory store and on PostgreSQL, `app-lambda` through API Gateway events and behind a
+//!   Lambda runtime emulator.
 //!
 //! Stores that need a service run when their variable is set (`TEST_DATABASE_URL`,
 //! `TEST_DYNAMODB_ENDPOINT`); when `CI` or `CI_SERVICES_REQUIRED` is set, a missing service fails
@@ -15,4 +19,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod env;
+pub mod http;
 pub mod storage;
+pub mod target;

@@ -151,6 +151,10 @@ pub fn router(state: AppState, config: &HttpConfig) -> Router {
             config.request_timeout,
         ))
         .layer(cors(config))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(config.cors_allowed_origins.clone()),
+            foreign_origins_get_no_cors_headers,
+        ))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
             let id = request
@@ -183,6 +187,34 @@ fn cors(config: &HttpConfig) -> CorsLayer {
             HeaderName::from_static("location"),
         ])
         .max_age(Duration::from_secs(3600))
+}
+
+/// `CorsLayer` answers a preflight from any origin with its allow-methods/headers/max-age and
+/// omits only `Access-Control-Allow-Origin`; we promise a foreign origin no `Access-Control-*`
+/// header at all, so that nothing about the policy leaks.
+async fn foreign_origins_get_no_cors_headers(
+    axum::extract::State(allowed): axum::extract::State<Arc<Vec<String>>>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let foreign = request
+        .headers()
+        .get(axum::http::header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+        .is_some_and(|origin| !allowed.iter().any(|a| a == origin));
+    let mut response = next.run(request).await;
+    if foreign {
+        let cors: Vec<HeaderName> = response
+            .headers()
+            .keys()
+            .filter(|name| name.as_str().starts_with("access-control-"))
+            .cloned()
+            .collect();
+        for name in cors {
+            response.headers_mut().remove(name);
+        }
+    }
+    response
 }
 
 async fn route_not_found(request: Request) -> Response {
