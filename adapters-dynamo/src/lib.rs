@@ -57,7 +57,9 @@
 //! | `summarize` | `Query` of the whole run partition, folded per (sensor, type) |
 //! | `ping` | `DescribeTable` on the runs table |
 //!
-//! The two GSIs are eventually consistent on real DynamoDB: a run created or finished a moment ago
+//! A status-filtered listing reads past the runs that do not match (a `FilterExpression` is
+//! applied after the read), so its cost grows with the runs skipped; the running board uses the
+//! capacity item instead. The two GSIs are eventually consistent on real DynamoDB: a run created or finished a moment ago
 //! may be missing from, or show its old status in, `list_runs` for a fraction of a second (moto
 //! applies GSI updates immediately). Every other read is strongly consistent.
 //!
@@ -101,7 +103,9 @@
 //! `finish_run` updates the run (condition `status = RUNNING AND deadline >= now`) and removes its
 //! slot in one transaction; `expire_runs` does the same for stale slots with the condition
 //! `status = RUNNING AND deadline < now` (a run finished concurrently is left alone and its slot
-//! merely removed), so each run is expired once however many sweeps run.
+//! merely removed), so each run is expired once however many sweeps run. The SDK gives every
+//! `TransactWriteItems` a `ClientRequestToken`, so its own retry of a transaction that committed
+//! but timed out on the way back is answered as a success, not as a failed condition.
 //!
 //! ## Batch ingestion window
 //!

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use iot_core::StoreError;
@@ -39,8 +40,11 @@ const RETRYABLE: &[&str] = &[
 /// Outcome of a `TransactWriteItems`.
 enum Tx {
     Committed,
-    /// Canceled; the cancellation code of each item (empty when the emulator gave none).
+    /// Canceled; the cancellation reason of each item (empty when the emulator gave none).
     Canceled(Vec<aws_sdk_dynamodb::types::CancellationReason>),
+    /// Refused as invalid before any condition was evaluated (e.g. a slot removal on a capacity
+    /// item that has no `slots` map yet, which also means no run was ever admitted).
+    Invalid(StoreError),
 }
 
 fn count(n: usize) -> u32 {
@@ -69,12 +73,17 @@ impl DynamoStore {
             .await
         {
             Ok(_) => Ok(Tx::Committed),
-            Err(err) => match err.as_service_error() {
-                Some(TransactWriteItemsError::TransactionCanceledException(canceled)) => {
-                    Ok(Tx::Canceled(canceled.cancellation_reasons().to_vec()))
+            Err(err) => {
+                match err.as_service_error() {
+                    Some(TransactWriteItemsError::TransactionCanceledException(canceled)) => {
+                        Ok(Tx::Canceled(canceled.cancellation_reasons().to_vec()))
+                    }
+                    Some(e) if e.code() == Some("ValidationException") => Ok(Tx::Invalid(
+                        sdk_error("TransactWriteItems", &self.runs_table, err),
+                    )),
+                    _ => Err(sdk_error("TransactWriteItems", &self.runs_table, err)),
                 }
-                _ => Err(sdk_error("TransactWriteItems", &self.runs_table, err)),
-            },
+            }
         }
     }
 
@@ -238,6 +247,7 @@ impl DynamoStore {
             ];
             match self.transact(items).await? {
                 Tx::Committed => return Ok(true),
+                Tx::Invalid(e) => return Err(e),
                 Tx::Canceled(reasons) => match reason_code(&reasons, 0) {
                     // Finished concurrently, or already expired by another sweep.
                     Some("ConditionalCheckFailed") => {
@@ -324,6 +334,7 @@ impl RunStore for DynamoStore {
             ];
             match self.transact(items).await? {
                 Tx::Committed => return Ok(Admission::Admitted),
+                Tx::Invalid(e) => return Err(e),
                 Tx::Canceled(reasons) => {
                     match (reason_code(&reasons, 0), reason_code(&reasons, 1)) {
                         (_, Some("ConditionalCheckFailed")) => {
@@ -495,6 +506,13 @@ impl RunStore for DynamoStore {
                         None => Err(StoreError::Internal(format!(
                             "run {id} vanished right after being finished"
                         ))),
+                    };
+                }
+                // No `slots` map: no run was ever admitted, so this one is not running.
+                Tx::Invalid(e) => {
+                    return match self.read_run(id).await? {
+                        Some(run) if run.is_running_at(now) => Err(e),
+                        _ => Ok(None),
                     };
                 }
                 Tx::Canceled(reasons) => match reason_code(&reasons, 0) {

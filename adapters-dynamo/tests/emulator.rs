@@ -1,0 +1,379 @@
+//! Checks specific to the DynamoDB adapter, beyond the shared storage contract (`contract-tests`):
+//! request limits that real DynamoDB enforces and emulators do not, the capacity item's upkeep,
+//! error mapping. Tests that need an emulator run when `TEST_DYNAMODB_ENDPOINT` is set (start moto
+//! with `scripts/lib/services.sh`'s `ensure_moto`); with `CI` set, a missing emulator fails them.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use adapters_dynamo::{DynamoConfig, DynamoStore};
+use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
+use aws_sdk_dynamodb::config::{BehaviorVersion, ConfigBag, Credentials, Intercept, Region};
+use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemInput;
+use aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemInput;
+use aws_sdk_dynamodb::types::AttributeValue;
+use iot_core::StoreError;
+use iot_core::model::{ReadingType, Run, RunId, RunStatus, SensorId, SensorReading, Timestamp};
+use iot_core::ports::{
+    CapacityLimits, Clock, Finish, ReadingQuery, ReadingStore, RunQuery, RunStore, SystemClock,
+};
+use iot_core::{Username, model::Page};
+
+fn emulator() -> Option<String> {
+    match std::env::var("TEST_DYNAMODB_ENDPOINT") {
+        Ok(v) if !v.is_empty() => Some(v),
+        _ => {
+            let required = ["CI", "CI_SERVICES_REQUIRED"]
+                .iter()
+                .any(|v| std::env::var(v).is_ok_and(|v| !v.is_empty() && v != "0" && v != "false"));
+            assert!(
+                !required,
+                "TEST_DYNAMODB_ENDPOINT is not set, and CI requires it"
+            );
+            eprintln!("skipping: TEST_DYNAMODB_ENDPOINT is not set");
+            None
+        }
+    }
+}
+
+fn test_config(endpoint: &str) -> DynamoConfig {
+    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..12];
+    DynamoConfig {
+        endpoint: Some(endpoint.to_string()),
+        region: Some("us-east-1".into()),
+        runs_table: format!("ad-runs-{suffix}"),
+        readings_table: format!("ad-readings-{suffix}"),
+        ..DynamoConfig::default()
+    }
+}
+
+/// Runs `scenario` on fresh tables, deleted afterwards even when the scenario panics.
+async fn with_store<F, Fut>(store: DynamoStore, scenario: F)
+where
+    F: FnOnce(DynamoStore) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    store.create_tables().await.expect("create tables");
+    // Twice: creating existing tables is fine.
+    store.create_tables().await.expect("create tables again");
+    let outcome = tokio::spawn(scenario(store.clone())).await;
+    store.delete_tables().await.expect("delete tables");
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+fn now() -> Timestamp {
+    SystemClock.now()
+}
+
+fn run_at(user: &str, started_at: Timestamp, window_secs: i64) -> Run {
+    let id = RunId::from_uuid(uuid::Uuid::new_v4());
+    Run {
+        id,
+        username: Username::parse(user).unwrap(),
+        status: RunStatus::Running,
+        started_at,
+        finished_at: None,
+        deadline: started_at.plus_micros(window_secs * 1_000_000),
+        duration_secs: 1,
+        interval_secs: 0.2,
+        sensor_ids: vec![SensorId::parse("s1").unwrap()],
+        error_message: None,
+        grafana_url: None,
+    }
+}
+
+const ROOMY: CapacityLimits = CapacityLimits {
+    global: 1000,
+    per_user: 1000,
+};
+
+/// Largest `BatchWriteItem` and `BatchGetItem` requests the client sent.
+#[derive(Debug, Default)]
+struct Sizes {
+    largest_write: AtomicUsize,
+    largest_get: AtomicUsize,
+    writes: AtomicUsize,
+}
+
+#[derive(Debug, Clone)]
+struct Recorder(Arc<Sizes>);
+
+impl Intercept for Recorder {
+    fn name(&self) -> &'static str {
+        "batch-size-recorder"
+    }
+
+    fn read_before_execution(
+        &self,
+        context: &BeforeSerializationInterceptorContextRef<'_>,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        if let Some(input) = context.input().downcast_ref::<BatchWriteItemInput>() {
+            let n = input
+                .request_items()
+                .map_or(0, |m| m.values().map(Vec::len).sum());
+            self.0.largest_write.fetch_max(n, Ordering::SeqCst);
+            self.0.writes.fetch_add(1, Ordering::SeqCst);
+        }
+        if let Some(input) = context.input().downcast_ref::<BatchGetItemInput>() {
+            let n = input
+                .request_items()
+                .map_or(0, |m| m.values().map(|k| k.keys().len()).sum());
+            self.0.largest_get.fetch_max(n, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+}
+
+fn client(endpoint: &str, recorder: Option<Recorder>) -> aws_sdk_dynamodb::Client {
+    let mut config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new("test", "test", None, None, "static"))
+        .timeout_config(
+            aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
+                .operation_timeout(Duration::from_secs(3))
+                .operation_attempt_timeout(Duration::from_secs(1))
+                .connect_timeout(Duration::from_secs(1))
+                .build(),
+        );
+    if let Some(recorder) = recorder {
+        config = config.interceptor(recorder);
+    }
+    aws_sdk_dynamodb::Client::from_conf(config.build())
+}
+
+fn reading(run: RunId, i: u32) -> SensorReading {
+    let base = Timestamp::parse("t", "2026-11-25T10:00:00Z").unwrap();
+    SensorReading {
+        run_id: run,
+        sensor_id: SensorId::parse(format!("sensor-{}", i % 7)).unwrap(),
+        kind: [
+            ReadingType::Temperature,
+            ReadingType::Humidity,
+            ReadingType::Pressure,
+        ][(i % 3) as usize],
+        value: f64::from(i) / 10.0,
+        timestamp: base.plus_micros(i64::from(i / 5)),
+        user: Username::parse("alice").unwrap(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_respect_dynamodb_request_limits() {
+    let Some(endpoint) = emulator() else { return };
+    let sizes = Arc::new(Sizes::default());
+    let config = test_config(&endpoint);
+    let store = DynamoStore::new(client(&endpoint, Some(Recorder(sizes.clone()))), &config);
+    with_store(store, move |store| async move {
+        let run = RunId::from_uuid(uuid::Uuid::new_v4());
+        let batch: Vec<SensorReading> = (0..1000).map(|i| reading(run, i)).collect();
+        let fresh = store.insert_readings(&batch).await.unwrap();
+        assert!(fresh.iter().all(|new| *new));
+        assert!(sizes.largest_write.load(Ordering::SeqCst) <= 25);
+        assert!(sizes.largest_get.load(Ordering::SeqCst) <= 100);
+        assert_eq!(sizes.writes.load(Ordering::SeqCst), 40);
+
+        let again = store.insert_readings(&batch).await.unwrap();
+        assert!(again.iter().all(|new| !*new));
+        assert_eq!(
+            sizes.writes.load(Ordering::SeqCst),
+            40,
+            "duplicates not rewritten"
+        );
+
+        let mut listed = Vec::new();
+        let mut after = None;
+        loop {
+            let Page { items, next } = store
+                .list_readings(&ReadingQuery {
+                    run_id: run,
+                    sensor_id: None,
+                    kind: None,
+                    from: None,
+                    to: None,
+                    limit: 333,
+                    after,
+                })
+                .await
+                .unwrap();
+            listed.extend(items);
+            match next {
+                Some(n) => after = Some(n),
+                None => break,
+            }
+        }
+        let mut expected = batch.clone();
+        expected.sort_by(|a, b| {
+            (a.timestamp, &a.sensor_id, a.kind.as_str()).cmp(&(
+                b.timestamp,
+                &b.sensor_id,
+                b.kind.as_str(),
+            ))
+        });
+        assert_eq!(listed, expected);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_store_answers_empty_and_changes_nothing() {
+    let Some(endpoint) = emulator() else { return };
+    let store = DynamoStore::connect(&test_config(&endpoint)).await;
+    with_store(store, |store| async move {
+        let t = now();
+        let unknown = RunId::from_uuid(uuid::Uuid::new_v4());
+        store.ping().await.unwrap();
+        assert_eq!(store.count_running(t, None).await.unwrap().global, 0);
+        assert!(store.running_runs(t, None).await.unwrap().is_empty());
+        assert!(store.expire_runs(t, 10).await.unwrap().is_empty());
+        let finish = Finish {
+            status: RunStatus::Success,
+            finished_at: t,
+            error_message: None,
+        };
+        assert_eq!(store.finish_run(unknown, &finish, t).await.unwrap(), None);
+        let runs = RunQuery {
+            user: None,
+            status: Some(RunStatus::Timeout),
+            limit: 10,
+            after: None,
+        };
+        assert!(store.list_runs(&runs, t).await.unwrap().items.is_empty());
+        assert!(store.summarize(unknown).await.unwrap().is_empty());
+        assert!(
+            store
+                .latest_readings(unknown, None, 5)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            store.insert_readings(&[]).await.unwrap(),
+            Vec::<bool>::new()
+        );
+    })
+    .await;
+}
+
+async fn raw_slots(store: &DynamoStore, config: &DynamoConfig) -> usize {
+    let item = store
+        .client()
+        .get_item()
+        .table_name(&config.runs_table)
+        .key("pk", AttributeValue::S("CAPACITY".into()))
+        .key("sk", AttributeValue::S("GLOBAL".into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap_or_default();
+    match item.get("slots") {
+        Some(AttributeValue::M(slots)) => slots.len(),
+        _ => 0,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_capacity_item_sheds_finished_and_piled_up_timed_out_runs() {
+    let Some(endpoint) = emulator() else { return };
+    let config = test_config(&endpoint);
+    let store = DynamoStore::connect(&config).await;
+    with_store(store, move |store| async move {
+        let t0 = now();
+        let done = run_at("alice", t0, 10);
+        store.create_run(&done, ROOMY, t0).await.unwrap();
+        assert_eq!(raw_slots(&store, &config).await, 1);
+        let finish = Finish {
+            status: RunStatus::Failed,
+            finished_at: t0,
+            error_message: Some("x".into()),
+        };
+        let finished = store
+            .finish_run(done.id, &finish, t0)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(finished.error_message.as_deref(), Some("x"));
+        assert_eq!(raw_slots(&store, &config).await, 0);
+
+        // 64 runs time out and nobody sweeps: the next start expires them itself.
+        let mut stale = Vec::new();
+        for i in 0..64 {
+            let run = run_at(&format!("user{i:02}"), t0.plus_micros(i), 10);
+            store.create_run(&run, ROOMY, t0).await.unwrap();
+            stale.push(run);
+        }
+        assert_eq!(raw_slots(&store, &config).await, 64);
+        let later = t0.plus_micros(11_000_000);
+        assert_eq!(store.count_running(later, None).await.unwrap().global, 0);
+        let fresh = run_at("bob", later, 10);
+        store.create_run(&fresh, ROOMY, later).await.unwrap();
+        assert_eq!(raw_slots(&store, &config).await, 1);
+        for run in &stale {
+            let stored = store.get_run(run.id).await.unwrap().unwrap();
+            assert_eq!(
+                (stored.status, stored.finished_at),
+                (RunStatus::Timeout, Some(run.deadline))
+            );
+        }
+        assert_eq!(store.get_run(done.id).await.unwrap().unwrap(), finished);
+        assert_eq!(store.running_runs(later, None).await.unwrap(), vec![fresh]);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_table_is_an_internal_error_naming_it() {
+    let Some(endpoint) = emulator() else { return };
+    let config = test_config(&endpoint);
+    let store = DynamoStore::connect(&config).await;
+    match store.ping().await {
+        Err(StoreError::Internal(message)) => assert!(message.contains(&config.runs_table)),
+        other => panic!("expected Internal, got {other:?}"),
+    }
+    match store
+        .summarize(RunId::from_uuid(uuid::Uuid::new_v4()))
+        .await
+    {
+        Err(StoreError::Internal(message)) => assert!(message.contains(&config.readings_table)),
+        other => panic!("expected Internal, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_endpoint_is_unavailable_quickly() {
+    // Nothing listens on port 1.
+    let store = DynamoStore::new(client("http://127.0.0.1:1", None), &DynamoConfig::default());
+    let started = std::time::Instant::now();
+    match store.ping().await {
+        Err(StoreError::Unavailable(_)) => {}
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+    match store.get_run(RunId::from_uuid(uuid::Uuid::new_v4())).await {
+        Err(StoreError::Unavailable(_)) => {}
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn the_default_config_names_the_documented_tables_and_timeouts() {
+    let config = DynamoConfig::default();
+    assert_eq!(
+        (config.runs_table.as_str(), config.readings_table.as_str()),
+        ("iot-playground-runs", "iot-playground-readings")
+    );
+    assert_eq!(
+        (config.operation_timeout, config.attempt_timeout),
+        (Duration::from_secs(5), Duration::from_secs(2))
+    );
+    assert_eq!(config.endpoint, None);
+}
