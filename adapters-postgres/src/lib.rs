@@ -75,3 +75,4 @@ mod runs;
 mod store;
 
 pub use store::{PgOptions, PgStore};
+pub mod metrics;

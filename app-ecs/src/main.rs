@@ -1,1 +1,19 @@
-fn main() {}
+//! The `app-ecs` binary: parse the configuration, install logging, bind, serve.
+
+use anyhow::Context as _;
+use app_ecs::Config;
+use clap::Parser as _;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::parse();
+    app_ecs::init_tracing(config.log_format)?;
+    let listener = tokio::net::TcpListener::bind((config.bind_address, config.port))
+        .await
+        .with_context(|| format!("cannot listen on {}:{}", config.bind_address, config.port))?;
+    let result = app_ecs::serve(&config, listener).await;
+    if let Err(e) = &result {
+        tracing::error!(error = format!("{e:#}"), "app-ecs failed");
+    }
+    result
+}

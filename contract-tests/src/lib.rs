@@ -18,6 +18,7 @@
 // Test code: a failed expectation is a panic, by design.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod ecs;
 pub mod env;
 pub mod http;
 pub mod storage;

@@ -2,7 +2,7 @@
 //! and translates between JSON and the domain services.
 
 use axum::Json;
-use axum::extract::{Path, Request, State};
+use axum::extract::{OriginalUri, Path, Request, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -37,14 +37,23 @@ fn runs_json(runs: Vec<Run>) -> Vec<RunJson> {
         (status = 429, description = "a capacity limit is reached", body = ErrorJson,
             headers(("Retry-After" = u32))),
     ))]
-pub async fn start_run(State(app): State<AppState>, request: Request) -> Ok<Response> {
+pub async fn start_run(
+    State(app): State<AppState>,
+    OriginalUri(original): OriginalUri,
+    request: Request,
+) -> Ok<Response> {
     let (parts, body) = request.into_parts();
     let bytes = extract::body(&parts, body, SMALL_BODY).await?;
     let user = extract::user(&app, &parts)?;
     let body: StartRunBody = extract::json(&parts, &bytes)?;
     let start = StartRun::new(body.sensor_ids, body.duration, body.interval)?;
     let run = app.runs.start(&user, start).await?;
-    let location = format!("/api/runs/{}", run.id);
+    // Relative to where the router is mounted: `/prefix/api/runs/start` → `/prefix/api/runs/{id}`.
+    let base = original
+        .path()
+        .strip_suffix("start")
+        .unwrap_or("/api/runs/");
+    let location = format!("{base}{}", run.id);
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, location)],

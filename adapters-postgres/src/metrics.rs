@@ -1,0 +1,475 @@
+//! Prometheus implementation of the [`Metrics`] port (ECS binary), on `prometheus-client`.
+//!
+//! | metric | type | labels |
+//! |---|---|---|
+//! | `sensor_data_value` | gauge, last value of a sensor | `sensor_id, type, user, run` |
+//! | `sensor_data_ingested_total` | counter, readings stored | `sensor_id, type, user, run` |
+//! | `runs_started_total` | counter | |
+//! | `runs_finished_total` | counter | `status` |
+//! | `store_operation_duration_seconds` | histogram | `operation, outcome` (`ok` / `error`) |
+//! | `http_request_duration_seconds` | histogram, fed by [`PrometheusMetrics::observe_http`] | `method, route, status` |
+//!
+//! The sensor series carry a run id, so they would grow without bound: the series of a run are
+//! dropped once the run has been finished for longer than the retention
+//! ([`PrometheusMetrics::prune`], also run by every [`PrometheusMetrics::render`]). Series of a
+//! run this process never saw finish (another instance finished it) are dropped when they have not
+//! been updated for [`PrometheusMetrics::idle_expiry`].
+//!
+//! ```
+//! use std::time::Duration;
+//! use adapters_postgres::metrics::PrometheusMetrics;
+//!
+//! let metrics = PrometheusMetrics::new(Duration::from_secs(300));
+//! let text = metrics.render(); // Prometheus text format 0.0.4
+//! assert!(text.contains("# TYPE runs_started_total counter"));
+//! ```
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use iot_core::model::{Run, RunId, SensorReading};
+use iot_core::ports::Metrics;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+/// Content type of [`PrometheusMetrics::render`]'s output.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// How long finished runs keep their sensor series by default.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(300);
+
+/// Series of a run not updated for this long are dropped even if the run was never seen to
+/// finish here (runs report at least once an hour: `interval` ≤ 3600 s).
+pub const DEFAULT_IDLE_EXPIRY: Duration = Duration::from_secs(2 * 3600);
+
+/// Buckets of `http_request_duration_seconds`.
+const HTTP_BUCKETS: [f64; 13] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Buckets of `store_operation_duration_seconds`.
+const STORE_BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Labels of the per-sensor series (names fixed by the existing Grafana dashboards).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SensorLabels {
+    sensor_id: String,
+    r#type: String,
+    user: String,
+    run: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatusLabels {
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StoreLabels {
+    operation: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HttpLabels {
+    method: String,
+    route: String,
+    status: String,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+fn http_histogram() -> Histogram {
+    Histogram::new(HTTP_BUCKETS)
+}
+
+fn store_histogram() -> Histogram {
+    Histogram::new(STORE_BUCKETS)
+}
+
+/// The sensor series of one run, and when it finished (as seen by this process).
+#[derive(Debug)]
+struct RunSeries {
+    labels: HashSet<SensorLabels>,
+    finished: Option<Instant>,
+    last_update: Instant,
+}
+
+/// Prometheus registry behind the [`Metrics`] port, plus HTTP timings.
+pub struct PrometheusMetrics {
+    registry: Registry,
+    sensor_value: Family<SensorLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    sensor_ingested: Family<SensorLabels, Counter>,
+    runs_started: Counter,
+    runs_finished: Family<StatusLabels, Counter>,
+    store_duration: HistogramFamily<StoreLabels>,
+    http_duration: HistogramFamily<HttpLabels>,
+    retention: Duration,
+    idle_expiry: Duration,
+    /// Sensor series by run. Held while series are created or removed, so that a prune and an
+    /// ingest never interleave.
+    series: Mutex<HashMap<RunId, RunSeries>>,
+}
+
+impl fmt::Debug for PrometheusMetrics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PrometheusMetrics")
+            .field("retention", &self.retention)
+            .field("idle_expiry", &self.idle_expiry)
+            .field("tracked_runs", &self.lock_series().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for PrometheusMetrics {
+    fn default() -> Self {
+        Self::new(DEFAULT_RETENTION)
+    }
+}
+
+impl PrometheusMetrics {
+    /// A registry whose finished runs keep their sensor series for `retention`.
+    pub fn new(retention: Duration) -> Self {
+        Self::with_idle_expiry(retention, DEFAULT_IDLE_EXPIRY.max(retention))
+    }
+
+    /// Like [`Self::new`], also dropping the series of runs not updated for `idle_expiry`
+    /// (runs this process never saw finish).
+    pub fn with_idle_expiry(retention: Duration, idle_expiry: Duration) -> Self {
+        let mut registry = Registry::default();
+        let sensor_value = Family::default();
+        let sensor_ingested = Family::default();
+        let runs_started = Counter::default();
+        let runs_finished = Family::default();
+        let store_duration: HistogramFamily<StoreLabels> =
+            Family::new_with_constructor(store_histogram);
+        let http_duration: HistogramFamily<HttpLabels> =
+            Family::new_with_constructor(http_histogram);
+        registry.register(
+            "sensor_data_value",
+            "Last reading of a sensor in a run",
+            sensor_value.clone(),
+        );
+        registry.register(
+            "sensor_data_ingested",
+            "Readings stored, by sensor, type, user and run",
+            sensor_ingested.clone(),
+        );
+        registry.register("runs_started", "Runs started", runs_started.clone());
+        registry.register(
+            "runs_finished",
+            "Runs that reached a terminal status, by status",
+            runs_finished.clone(),
+        );
+        registry.register(
+            "store_operation_duration_seconds",
+            "Duration of storage calls in seconds, by operation and outcome",
+            store_duration.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "Duration of HTTP requests in seconds, by method, route template and status",
+            http_duration.clone(),
+        );
+        Self {
+            registry,
+            sensor_value,
+            sensor_ingested,
+            runs_started,
+            runs_finished,
+            store_duration,
+            http_duration,
+            retention,
+            idle_expiry,
+            series: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// How long a finished run keeps its sensor series.
+    pub fn retention(&self) -> Duration {
+        self.retention
+    }
+
+    /// How long the series of a run may go without update before they are dropped.
+    pub fn idle_expiry(&self) -> Duration {
+        self.idle_expiry
+    }
+
+    fn lock_series(&self) -> MutexGuard<'_, HashMap<RunId, RunSeries>> {
+        // A panic while holding the lock leaves the map consistent enough to go on with.
+        self.series.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records one HTTP request. `route` must be a route template (bounded cardinality), never a
+    /// raw path.
+    pub fn observe_http(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        self.http_duration
+            .get_or_create(&HttpLabels {
+                method: method.to_owned(),
+                route: route.to_owned(),
+                status: status.to_string(),
+            })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Drops the sensor series of runs finished at least `retention` before `now`, and of runs
+    /// not updated for `idle_expiry`. Returns how many runs were dropped.
+    pub fn prune(&self, now: Instant) -> usize {
+        let mut series = self.lock_series();
+        let before = series.len();
+        series.retain(|_, run| {
+            let expired = match run.finished {
+                Some(finished) => now.saturating_duration_since(finished) >= self.retention,
+                None => now.saturating_duration_since(run.last_update) >= self.idle_expiry,
+            };
+            if expired {
+                for labels in &run.labels {
+                    self.sensor_value.remove(labels);
+                    self.sensor_ingested.remove(labels);
+                }
+            }
+            !expired
+        });
+        before - series.len()
+    }
+
+    /// Number of runs whose sensor series are currently exposed.
+    pub fn tracked_runs(&self) -> usize {
+        self.lock_series().len()
+    }
+
+    /// The exposition in the Prometheus text format 0.0.4 ([`CONTENT_TYPE`]), after a
+    /// [`Self::prune`] at the current instant.
+    pub fn render(&self) -> String {
+        self.prune(Instant::now());
+        let mut open_metrics = String::new();
+        if let Err(e) = prometheus_client::encoding::text::encode(&mut open_metrics, &self.registry)
+        {
+            tracing::error!(error = %e, "encoding metrics failed");
+        }
+        to_text_format(&open_metrics)
+    }
+}
+
+/// Turns prometheus-client's OpenMetrics text into the Prometheus text format 0.0.4 that
+/// `promtool check metrics` and every Prometheus version read: counter families are named after
+/// their `_total` samples, and the OpenMetrics-only `# UNIT` and `# EOF` lines go.
+fn to_text_format(open_metrics: &str) -> String {
+    let counters: HashSet<&str> = open_metrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(open_metrics.len() + 16 * counters.len());
+    for line in open_metrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let descriptor = ["# HELP ", "# TYPE "]
+            .into_iter()
+            .find_map(|p| line.strip_prefix(p).map(|rest| (p, rest)));
+        match descriptor {
+            Some((prefix, rest)) => {
+                let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+                out.push_str(prefix);
+                out.push_str(name);
+                if counters.contains(name) && !name.ends_with("_total") {
+                    out.push_str("_total");
+                }
+                out.push(' ');
+                out.push_str(tail);
+            }
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
+}
+
+impl Metrics for PrometheusMetrics {
+    fn readings_ingested(&self, readings: &[SensorReading]) {
+        let now = Instant::now();
+        let mut series = self.lock_series();
+        for reading in readings {
+            let labels = SensorLabels {
+                sensor_id: reading.sensor_id.as_str().to_owned(),
+                r#type: reading.kind.as_str().to_owned(),
+                user: reading.user.as_str().to_owned(),
+                run: reading.run_id.to_string(),
+            };
+            self.sensor_value.get_or_create(&labels).set(reading.value);
+            self.sensor_ingested.get_or_create(&labels).inc();
+            let run = series.entry(reading.run_id).or_insert_with(|| RunSeries {
+                labels: HashSet::new(),
+                finished: None,
+                last_update: now,
+            });
+            run.last_update = now;
+            run.labels.insert(labels);
+        }
+    }
+
+    fn run_started(&self, _run: &Run) {
+        self.runs_started.inc();
+    }
+
+    fn run_finished(&self, run: &Run) {
+        self.runs_finished
+            .get_or_create(&StatusLabels {
+                status: run.status.as_str().to_owned(),
+            })
+            .inc();
+        if let Some(series) = self.lock_series().get_mut(&run.id) {
+            series.finished.get_or_insert_with(Instant::now);
+        }
+    }
+
+    fn store_call(&self, operation: &'static str, elapsed: Duration, ok: bool) {
+        self.store_duration
+            .get_or_create(&StoreLabels {
+                operation: operation.to_owned(),
+                outcome: if ok { "ok" } else { "error" }.to_owned(),
+            })
+            .observe(elapsed.as_secs_f64());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use iot_core::model::{ReadingType, RunStatus, SensorId, Timestamp, Username};
+
+    fn run(id: RunId, status: RunStatus) -> Run {
+        let now = Timestamp::from_unix_micros(1_800_000_000_000_000).unwrap();
+        Run {
+            id,
+            username: Username::parse("alice").unwrap(),
+            status,
+            started_at: now,
+            finished_at: None,
+            deadline: now.plus_micros(180_000_000),
+            duration_secs: 60,
+            interval_secs: 5.0,
+            sensor_ids: vec![SensorId::parse("s-1").unwrap()],
+            error_message: None,
+            grafana_url: None,
+        }
+    }
+
+    fn reading(run_id: RunId, value: f64) -> SensorReading {
+        SensorReading {
+            run_id,
+            sensor_id: SensorId::parse("s-1").unwrap(),
+            kind: ReadingType::Temperature,
+            value,
+            timestamp: Timestamp::from_unix_micros(1_800_000_000_000_000).unwrap(),
+            user: Username::parse("alice").unwrap(),
+        }
+    }
+
+    fn series_lines(text: &str, run_id: RunId) -> Vec<String> {
+        text.lines()
+            .filter(|l| l.contains(&format!("run=\"{run_id}\"")))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn series_present_after_ingest_with_the_dashboard_labels() {
+        let metrics = PrometheusMetrics::new(Duration::from_secs(300));
+        let id = RunId::from_uuid(uuid::Uuid::new_v4());
+        metrics.run_started(&run(id, RunStatus::Running));
+        metrics.readings_ingested(&[reading(id, 21.5)]);
+        metrics.readings_ingested(&[reading(id, 22.25)]);
+        let text = metrics.render();
+        let labels = format!(r#"{{sensor_id="s-1",type="temperature",user="alice",run="{id}"}}"#);
+        assert!(
+            text.contains(&format!("sensor_data_value{labels} 22.25")),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("sensor_data_ingested_total{labels} 2")),
+            "{text}"
+        );
+        assert!(text.contains("runs_started_total 1"), "{text}");
+        assert!(text.contains("# TYPE sensor_data_ingested_total counter"));
+        assert!(!text.contains("# EOF"));
+    }
+
+    #[test]
+    fn finished_run_kept_before_retention_and_dropped_after() {
+        let metrics = PrometheusMetrics::new(Duration::from_secs(300));
+        let id = RunId::from_uuid(uuid::Uuid::new_v4());
+        let other = RunId::from_uuid(uuid::Uuid::new_v4());
+        metrics.readings_ingested(&[reading(id, 1.0), reading(other, 2.0)]);
+        metrics.run_finished(&run(id, RunStatus::Success));
+        let finished = Instant::now();
+
+        assert_eq!(metrics.prune(finished + Duration::from_secs(299)), 0);
+        assert_eq!(series_lines(&metrics.render(), id).len(), 2);
+
+        assert_eq!(metrics.prune(finished + Duration::from_secs(301)), 1);
+        let text = metrics.render();
+        assert!(series_lines(&text, id).is_empty(), "{text}");
+        // Running runs keep theirs; the finish is counted.
+        assert_eq!(series_lines(&text, other).len(), 2);
+        assert!(text.contains(r#"runs_finished_total{status="SUCCESS"} 1"#));
+        assert_eq!(metrics.tracked_runs(), 1);
+    }
+
+    #[test]
+    fn zero_retention_drops_at_the_next_render() {
+        let metrics = PrometheusMetrics::new(Duration::ZERO);
+        let id = RunId::from_uuid(uuid::Uuid::new_v4());
+        metrics.readings_ingested(&[reading(id, 1.0)]);
+        assert_eq!(series_lines(&metrics.render(), id).len(), 2);
+        metrics.run_finished(&run(id, RunStatus::Timeout));
+        assert!(series_lines(&metrics.render(), id).is_empty());
+    }
+
+    #[test]
+    fn idle_series_expire_without_a_finish() {
+        let metrics =
+            PrometheusMetrics::with_idle_expiry(Duration::from_secs(300), Duration::from_secs(60));
+        let id = RunId::from_uuid(uuid::Uuid::new_v4());
+        metrics.readings_ingested(&[reading(id, 1.0)]);
+        let now = Instant::now();
+        assert_eq!(metrics.prune(now + Duration::from_secs(30)), 0);
+        assert_eq!(metrics.prune(now + Duration::from_secs(61)), 1);
+    }
+
+    #[test]
+    fn http_and_store_histograms() {
+        let metrics = PrometheusMetrics::default();
+        metrics.observe_http("GET", "/api/runs/{id}", 200, Duration::from_millis(3));
+        metrics.store_call("get_run", Duration::from_millis(1), true);
+        metrics.store_call("get_run", Duration::from_millis(1), false);
+        let text = metrics.render();
+        assert!(text.contains(
+            r#"http_request_duration_seconds_count{method="GET",route="/api/runs/{id}",status="200"} 1"#
+        ), "{text}");
+        assert!(
+            text.contains(
+                r#"store_operation_duration_seconds_count{operation="get_run",outcome="error"} 1"#
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn text_format_renames_counter_families() {
+        let om = "# HELP a_seconds X.\n# TYPE a_seconds counter\n# UNIT a_seconds seconds\na_seconds_total 1\n# HELP b Y.\n# TYPE b gauge\nb 2\n# EOF\n";
+        assert_eq!(
+            to_text_format(om),
+            "# HELP a_seconds_total X.\n# TYPE a_seconds_total counter\na_seconds_total 1\n# HELP b Y.\n# TYPE b gauge\nb 2\n"
+        );
+    }
+}

@@ -1,0 +1,81 @@
+//! Pool behaviour the contract suite does not cover: a down database fails fast with
+//! `Unavailable`, and connections carry the configured statement timeout.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use adapters_postgres::{PgOptions, PgStore};
+use iot_core::StoreError;
+use iot_core::model::RunId;
+use iot_core::ports::{ReadingStore, RunStore};
+
+fn quick() -> PgOptions {
+    PgOptions {
+        acquire_timeout: Duration::from_millis(300),
+        ..PgOptions::default()
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_database_is_unavailable_not_a_hang() {
+    // Nothing listens on port 1; `connect` is lazy, so it succeeds and the calls fail.
+    let store = PgStore::connect("postgres://iot:iot@127.0.0.1:1/iot", &quick())
+        .await
+        .expect("lazy connect");
+    let started = Instant::now();
+    assert!(matches!(
+        store.ping().await,
+        Err(StoreError::Unavailable(_))
+    ));
+    let id = RunId::from_uuid(uuid::Uuid::new_v4());
+    assert!(matches!(
+        store.get_run(id).await,
+        Err(StoreError::Unavailable(_))
+    ));
+    assert!(matches!(
+        store.summarize(id).await,
+        Err(StoreError::Unavailable(_))
+    ));
+    assert!(matches!(
+        store.migrate().await,
+        Err(StoreError::Unavailable(_))
+    ));
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_malformed_url_is_refused() {
+    for url in [
+        "mysql://iot@localhost/iot",
+        "postgres://iot@localhost:port/iot",
+    ] {
+        let err = PgStore::connect(url, &PgOptions::default()).await;
+        assert!(matches!(err, Err(StoreError::Internal(_))), "{url}");
+    }
+}
+
+#[tokio::test]
+async fn connections_carry_the_statement_timeout() {
+    let Some(url) = std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        eprintln!("skipping: TEST_DATABASE_URL is not set");
+        return;
+    };
+    let options = PgOptions {
+        statement_timeout: Duration::from_millis(1500),
+        ..quick()
+    };
+    let store = PgStore::connect(&url, &options).await.expect("connect");
+    let shown: String = sqlx::query_scalar("SHOW statement_timeout")
+        .fetch_one(store.pool())
+        .await
+        .expect("show");
+    assert_eq!(shown, "1500ms");
+    store.ping().await.expect("ping");
+}

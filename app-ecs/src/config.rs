@@ -1,0 +1,251 @@
+//! Command-line flags with environment fallbacks (`app-ecs --help` lists them all).
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, ValueEnum};
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One JSON object per line (CloudWatch Logs, Loki).
+    Json,
+    /// Human-readable lines.
+    Pretty,
+}
+
+/// Where the caller's identity comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IdentityKind {
+    /// The client's `X-User` header (playground, private networks).
+    Header,
+    /// A claim of the OIDC token an AWS ALB forwards in `x-amzn-oidc-data`; `X-User` is ignored.
+    AlbOidc,
+}
+
+/// Configuration of the ECS binary.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "app-ecs",
+    version,
+    about = "iot-playground ECS server: the HTTP API on PostgreSQL (or an in-memory store), \
+             Prometheus metrics at /metrics, the web UI at /."
+)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "BIND_ADDRESS", default_value = "0.0.0.0")]
+    pub bind_address: IpAddr,
+
+    /// Port to listen on.
+    #[arg(long, env = "PORT", default_value_t = 8080)]
+    pub port: u16,
+
+    /// PostgreSQL URL (postgres://user:pass@host:port/db). Unset: the in-memory store (data is
+    /// lost on exit).
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Apply the embedded database migrations at start (PostgreSQL only).
+    #[arg(long, env = "MIGRATE", default_value_t = true, action = ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true")]
+    pub migrate: bool,
+
+    /// Most connections of the PostgreSQL pool.
+    #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub db_max_connections: u32,
+
+    /// Longest wait for a database connection, in milliseconds, before a request answers `503`.
+    #[arg(long, env = "DB_ACQUIRE_TIMEOUT_MS", default_value_t = 2000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub db_acquire_timeout_ms: u64,
+
+    /// Running runs allowed at once, all users together.
+    #[arg(long, env = "MAX_CONCURRENT_RUNS", default_value_t = 5)]
+    pub max_concurrent_runs: u32,
+
+    /// Running runs allowed at once per user.
+    #[arg(long, env = "MAX_RUNS_PER_USER", default_value_t = 5)]
+    pub max_runs_per_user: u32,
+
+    /// Seconds after a run's duration before it is TIMEOUT.
+    #[arg(long, env = "RUN_TIMEOUT_GRACE_SECS", default_value_t = 120)]
+    pub run_timeout_grace_secs: u32,
+
+    /// Origins allowed by CORS, comma separated.
+    #[arg(long, env = "CORS_ALLOWED_ORIGINS", default_value = iot_http::DEFAULT_CORS_ORIGINS)]
+    pub cors_allowed_origins: String,
+
+    /// Users whose interrupt-all cancels every user's runs, comma separated.
+    #[arg(long, env = "ADMIN_USERS", value_delimiter = ',')]
+    pub admin_users: Vec<String>,
+
+    /// Grafana base URL, for per-run dashboard links.
+    #[arg(long, env = "GRAFANA_URL")]
+    pub grafana_url: Option<String>,
+
+    /// Log format (filter with RUST_LOG, default `info`).
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
+    pub log_format: LogFormat,
+
+    /// Source of the caller's identity.
+    #[arg(long, env = "IDENTITY_SOURCE", value_enum, default_value_t = IdentityKind::Header)]
+    pub identity: IdentityKind,
+
+    /// OIDC claim holding the user name (with `--identity alb-oidc`).
+    #[arg(long, env = "IDENTITY_CLAIM", default_value = "preferred_username")]
+    pub identity_claim: String,
+
+    /// Longest a request may take before `408`, in seconds.
+    #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_timeout_secs: u64,
+
+    /// Seconds between two timeout sweeps (persisting TIMEOUT on expired runs).
+    #[arg(long, env = "SWEEP_INTERVAL_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub sweep_interval_secs: u64,
+
+    /// Seconds the sensor metric series of a finished run stay exposed.
+    #[arg(long, env = "METRICS_RETENTION_SECS", default_value_t = 300)]
+    pub metrics_retention_secs: u64,
+
+    /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
+    #[arg(long, env = "SHUTDOWN_TIMEOUT_SECS", default_value_t = 20)]
+    pub shutdown_timeout_secs: u64,
+
+    /// Directory of the web UI's static files, served at `/`. Unset: `./web/dist` or `./web`
+    /// when it holds an `index.html`; none: no UI.
+    #[arg(long, env = "WEB_DIR")]
+    pub web_dir: Option<PathBuf>,
+}
+
+impl Config {
+    /// Parses `args` (the first is the program name) without reading any environment variable:
+    /// what tests want, whatever the environment they run in.
+    ///
+    /// # Errors
+    /// Invalid arguments.
+    pub fn from_args_without_env<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let command = Self::command().mut_args(|arg| arg.env(None::<&'static str>));
+        Self::from_arg_matches(&command.try_get_matches_from(args)?)
+    }
+
+    /// The documented defaults, ignoring the environment.
+    ///
+    /// # Errors
+    /// Never in practice (the defaults parse).
+    pub fn defaults() -> Result<Self, clap::Error> {
+        Self::from_args_without_env(["app-ecs"])
+    }
+
+    /// `DATABASE_URL`, unless unset or blank.
+    pub fn database_url(&self) -> Option<&str> {
+        self.database_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+    }
+
+    /// Sweep period.
+    pub fn sweep_interval(&self) -> Duration {
+        Duration::from_secs(self.sweep_interval_secs)
+    }
+
+    /// Metrics retention of finished runs.
+    pub fn metrics_retention(&self) -> Duration {
+        Duration::from_secs(self.metrics_retention_secs)
+    }
+
+    /// Grace period of a shutdown.
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_secs(self.shutdown_timeout_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_spec() {
+        let c = Config::defaults().unwrap();
+        assert_eq!(c.port, 8080);
+        assert_eq!(c.database_url(), None);
+        assert!(c.migrate);
+        assert_eq!((c.max_concurrent_runs, c.max_runs_per_user), (5, 5));
+        assert_eq!(c.run_timeout_grace_secs, 120);
+        assert_eq!(c.cors_allowed_origins, iot_http::DEFAULT_CORS_ORIGINS);
+        assert!(c.admin_users.is_empty());
+        assert_eq!(c.log_format, LogFormat::Pretty);
+        assert_eq!(c.identity, IdentityKind::Header);
+        assert_eq!(c.sweep_interval_secs, 30);
+        assert_eq!(c.metrics_retention_secs, 300);
+        assert_eq!(c.shutdown_timeout_secs, 20);
+        assert_eq!(c.web_dir, None);
+    }
+
+    #[test]
+    fn flags_parse() {
+        let c = Config::from_args_without_env([
+            "app-ecs",
+            "--port",
+            "9000",
+            "--migrate",
+            "false",
+            "--admin-users",
+            "root,admin",
+            "--identity",
+            "alb-oidc",
+            "--log-format",
+            "json",
+            "--database-url",
+            " ",
+        ])
+        .unwrap();
+        assert_eq!(c.port, 9000);
+        assert!(!c.migrate);
+        assert_eq!(c.admin_users, ["root", "admin"]);
+        assert_eq!(c.identity, IdentityKind::AlbOidc);
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(c.database_url(), None);
+        assert!(
+            Config::from_args_without_env(["app-ecs", "--migrate"])
+                .unwrap()
+                .migrate
+        );
+    }
+
+    #[test]
+    fn help_lists_every_variable() {
+        let help = Config::command().render_long_help().to_string();
+        for var in [
+            "PORT",
+            "DATABASE_URL",
+            "MIGRATE",
+            "MAX_CONCURRENT_RUNS",
+            "MAX_RUNS_PER_USER",
+            "RUN_TIMEOUT_GRACE_SECS",
+            "CORS_ALLOWED_ORIGINS",
+            "ADMIN_USERS",
+            "GRAFANA_URL",
+            "LOG_FORMAT",
+            "IDENTITY_SOURCE",
+            "IDENTITY_CLAIM",
+            "SWEEP_INTERVAL_SECS",
+            "METRICS_RETENTION_SECS",
+            "SHUTDOWN_TIMEOUT_SECS",
+            "WEB_DIR",
+        ] {
+            assert!(
+                help.contains(&format!("env: {var}")),
+                "{var} missing:\n{help}"
+            );
+        }
+    }
+}

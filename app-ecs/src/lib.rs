@@ -1,0 +1,403 @@
+//! # app-ecs
+//!
+//! The always-on server of iot-playground: the `iot-http` router on PostgreSQL (or the in-memory
+//! store when no `DATABASE_URL` is given), Prometheus metrics at `/metrics` (alias
+//! `/actuator/prometheus`), the web UI's static files at `/`, an in-process timeout sweep and a
+//! graceful shutdown on SIGTERM/SIGINT.
+//!
+//! The binary (`src/main.rs`) is a thin shell around [`serve`]; tests build the very same
+//! application with [`build_app`] and serve it on a port of their own with [`App::serve`].
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! let config = app_ecs::Config::defaults()?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! app_ecs::serve(&config, listener).await
+//! # }
+//! ```
+
+mod config;
+pub mod embed;
+
+use std::future::{Future, IntoFuture, pending};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use adapters_postgres::metrics::{CONTENT_TYPE, PrometheusMetrics};
+use adapters_postgres::{PgOptions, PgStore};
+use anyhow::Context as _;
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::handler::HandlerWithoutStateExt as _;
+use axum::http::{Method, Uri, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use iot_core::Username;
+use iot_core::memory::InMemoryStore;
+use iot_core::ports::{CapacityLimits, Metrics, RandomIds, ReadingStore, RunStore, SystemClock};
+use iot_core::service::{ReadingService, RunConfig, RunService};
+use iot_http::identity::{AlbOidc, UserHeader};
+use iot_http::{ApiError, AppState, HttpConfig, IdentitySource};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tower::ServiceBuilder;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::services::ServeDir;
+
+pub use config::{Config, IdentityKind, LogFormat};
+
+/// The store behind the services.
+#[derive(Debug, Clone)]
+pub enum StoreKind {
+    /// `iot_core::memory::InMemoryStore`: nothing survives a restart.
+    InMemory,
+    /// PostgreSQL.
+    Postgres(PgStore),
+}
+
+/// The application the binary serves: router, services, metrics.
+#[derive(Debug)]
+pub struct App {
+    /// API v1 + `/metrics` + static UI, with the HTTP metrics middleware.
+    pub router: Router,
+    /// Run lifecycle (also driven by the timeout sweep).
+    pub runs: RunService,
+    /// Reading ingestion.
+    pub readings: ReadingService,
+    /// The Prometheus registry behind `/metrics`.
+    pub metrics: Arc<PrometheusMetrics>,
+    /// The store in use.
+    pub store: StoreKind,
+    /// The static UI directory served at `/`, if any.
+    pub web_dir: Option<PathBuf>,
+    /// Period of the timeout sweep.
+    pub sweep_interval: Duration,
+    /// Grace period of a shutdown.
+    pub shutdown_timeout: Duration,
+}
+
+/// Builds the application described by `config`: store (PostgreSQL, migrated when asked, or in
+/// memory), services, metrics and router.
+///
+/// # Errors
+/// An invalid database URL, a failed migration, an invalid admin user name.
+pub async fn build_app(config: &Config) -> anyhow::Result<App> {
+    let metrics = Arc::new(PrometheusMetrics::new(config.metrics_retention()));
+    let (runs_store, readings_store, store): (Arc<dyn RunStore>, Arc<dyn ReadingStore>, _) =
+        match config.database_url() {
+            Some(url) => {
+                let options = PgOptions {
+                    max_connections: config.db_max_connections,
+                    acquire_timeout: Duration::from_millis(config.db_acquire_timeout_ms),
+                    ..PgOptions::default()
+                };
+                let pg = PgStore::connect(url, &options)
+                    .await
+                    .context("cannot configure the PostgreSQL store")?;
+                if config.migrate {
+                    pg.migrate().await.context("database migrations failed")?;
+                }
+                let shared = Arc::new(pg.clone());
+                (shared.clone(), shared, StoreKind::Postgres(pg))
+            }
+            None => {
+                let memory = Arc::new(InMemoryStore::new());
+                (memory.clone(), memory, StoreKind::InMemory)
+            }
+        };
+
+    let admins = config
+        .admin_users
+        .iter()
+        .map(|u| u.trim())
+        .filter(|u| !u.is_empty())
+        .map(|u| {
+            Username::parse(u).map_err(|e| anyhow::anyhow!("ADMIN_USERS: {u:?}: {}", e.message))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let run_config = RunConfig {
+        limits: CapacityLimits {
+            global: config.max_concurrent_runs,
+            per_user: config.max_runs_per_user,
+        },
+        timeout_grace_secs: config.run_timeout_grace_secs,
+        admins,
+        grafana_url: config
+            .grafana_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(str::to_owned),
+    };
+    let runs = RunService::new(
+        runs_store,
+        metrics.clone() as Arc<dyn Metrics>,
+        Arc::new(SystemClock),
+        Arc::new(RandomIds),
+        run_config,
+    );
+    let readings = ReadingService::new(runs.clone(), readings_store);
+    let identity: Arc<dyn IdentitySource> = match config.identity {
+        IdentityKind::Header => Arc::new(UserHeader),
+        IdentityKind::AlbOidc => Arc::new(AlbOidc {
+            claim: config.identity_claim.clone(),
+        }),
+    };
+    let state = AppState {
+        runs: runs.clone(),
+        readings: readings.clone(),
+        identity,
+    };
+    let http_config = HttpConfig {
+        cors_allowed_origins: iot_http::parse_origins(&config.cors_allowed_origins),
+        request_timeout: Duration::from_secs(config.request_timeout_secs),
+    };
+    let web_dir = resolve_web_dir(config.web_dir.as_deref());
+    let router = build_router(state, &http_config, metrics.clone(), web_dir.as_deref());
+    Ok(App {
+        router,
+        runs,
+        readings,
+        metrics,
+        store,
+        web_dir,
+        sweep_interval: config.sweep_interval(),
+        shutdown_timeout: config.shutdown_timeout(),
+    })
+}
+
+/// The UI directory: the configured one, else `./web/dist` or `./web` when it holds an
+/// `index.html`; `None` (and no UI) otherwise.
+fn resolve_web_dir(configured: Option<&Path>) -> Option<PathBuf> {
+    match configured {
+        Some(dir) if dir.is_dir() => Some(dir.to_path_buf()),
+        Some(dir) => {
+            tracing::warn!(dir = %dir.display(), "WEB_DIR is not a directory; serving no web UI");
+            None
+        }
+        None => ["web/dist", "web"]
+            .into_iter()
+            .map(PathBuf::from)
+            .find(|dir| dir.join("index.html").is_file()),
+    }
+}
+
+/// API v1, `/metrics` and its alias, the static UI as fallback, all timed by route template.
+fn build_router(
+    state: AppState,
+    http_config: &HttpConfig,
+    metrics: Arc<PrometheusMetrics>,
+    web_dir: Option<&Path>,
+) -> Router {
+    let exposition = Router::new()
+        .route("/metrics", get(render_metrics))
+        .route("/actuator/prometheus", get(render_metrics))
+        .with_state(metrics.clone())
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(PropagateRequestIdLayer::x_request_id()),
+        );
+    let mut router = iot_http::router(state, http_config).merge(exposition);
+    if let Some(dir) = web_dir {
+        // Replaces the API's JSON 404 fallback: files first, then the same JSON 404.
+        let not_found =
+            (|uri: Uri| async move { ApiError::route_not_found(uri.path()) }).into_service();
+        let files = ServeDir::new(dir)
+            .call_fallback_on_method_not_allowed(true)
+            .fallback(not_found);
+        router = router.fallback_service(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(PropagateRequestIdLayer::x_request_id())
+                .service(files),
+        );
+    }
+    // `Router::layer` wraps each route after matching, so `MatchedPath` is known here; only the
+    // fallback (no route matched) lacks it.
+    router.layer(middleware::from_fn_with_state(metrics, track_http))
+}
+
+async fn render_metrics(State(metrics): State<Arc<PrometheusMetrics>>) -> Response {
+    ([(header::CONTENT_TYPE, CONTENT_TYPE)], metrics.render()).into_response()
+}
+
+/// Records `http_request_duration_seconds` by route template, never by raw path.
+async fn track_http(
+    State(metrics): State<Arc<PrometheusMetrics>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let method = method_label(request.method());
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned());
+    let response = next.run(request).await;
+    metrics.observe_http(
+        method,
+        route.as_deref().unwrap_or("unmatched"),
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
+}
+
+/// Standard methods by name; anything else is `other` (bounded cardinality).
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+impl App {
+    /// Serves on `listener` until `shutdown` resolves, then lets in-flight requests finish for at
+    /// most [`App::shutdown_timeout`]. Runs the timeout sweep meanwhile.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let sweeper = spawn_sweeper(self.runs.clone(), self.metrics.clone(), self.sweep_interval);
+        let (draining_tx, draining_rx) = tokio::sync::oneshot::channel::<()>();
+        let signal = async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            let _ = draining_tx.send(());
+        };
+        let grace = self.shutdown_timeout;
+        let deadline = async move {
+            if draining_rx.await.is_ok() {
+                tokio::time::sleep(grace).await;
+            } else {
+                pending::<()>().await;
+            }
+        };
+        let server = axum::serve(listener, self.router)
+            .with_graceful_shutdown(signal)
+            .into_future();
+        let result = tokio::select! {
+            served = server => served.context("server failed"),
+            () = deadline => {
+                tracing::warn!(timeout_secs = grace.as_secs(), "in-flight requests still running after the shutdown timeout; exiting");
+                Ok(())
+            }
+        };
+        sweeper.abort();
+        if let StoreKind::Postgres(pg) = &self.store {
+            // Bounded: connections held by abandoned requests would make close() wait.
+            let _ = tokio::time::timeout(Duration::from_secs(2), pg.pool().close()).await;
+        }
+        tracing::info!("stopped");
+        result
+    }
+}
+
+/// Persists `TIMEOUT` on expired runs every `every`, and prunes the metrics of finished runs.
+/// A failed or panicking sweep is logged; the next one runs as planned.
+fn spawn_sweeper(
+    runs: RunService,
+    metrics: Arc<PrometheusMetrics>,
+    every: Duration,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            let sweep = tokio::spawn({
+                let runs = runs.clone();
+                async move { runs.sweep().await }
+            });
+            match sweep.await {
+                Ok(Ok(0)) => {}
+                Ok(Ok(expired)) => tracing::info!(expired, "timeout sweep: runs set to TIMEOUT"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "timeout sweep failed"),
+                Err(e) => tracing::error!(error = %e, "timeout sweep panicked"),
+            }
+            metrics.prune(Instant::now());
+        }
+    })
+}
+
+/// Resolves on SIGTERM or SIGINT (Ctrl-C).
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for SIGINT");
+            pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sigterm) => {
+                sigterm.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = pending::<()>();
+    tokio::select! {
+        () = interrupt => tracing::info!("SIGINT received"),
+        () = terminate => tracing::info!("SIGTERM received"),
+    }
+}
+
+/// Builds the application of `config` and serves it on `listener` until SIGTERM/SIGINT.
+///
+/// # Errors
+/// See [`build_app`] and [`App::serve`].
+pub async fn serve(config: &Config, listener: TcpListener) -> anyhow::Result<()> {
+    let app = build_app(config).await?;
+    let store = match &app.store {
+        StoreKind::InMemory => "in-memory (data is lost on exit)",
+        StoreKind::Postgres(_) => "postgresql",
+    };
+    tracing::info!(
+        addr = %listener.local_addr()?,
+        store,
+        web_dir = app.web_dir.as_ref().map(|d| d.display().to_string()).unwrap_or_else(|| "none".into()),
+        "app-ecs listening"
+    );
+    app.serve(listener, shutdown_signal()).await
+}
+
+/// Installs the global tracing subscriber: `RUST_LOG` filter (default `info`), JSON or
+/// human-readable lines.
+///
+/// # Errors
+/// A subscriber is already installed.
+pub fn init_tracing(format: LogFormat) -> anyhow::Result<()> {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()));
+    match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .try_init(),
+        LogFormat::Pretty => builder.try_init(),
+    }
+    .map_err(|e| anyhow::anyhow!("cannot install the log subscriber: {e}"))
+}
