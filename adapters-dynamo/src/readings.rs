@@ -239,13 +239,11 @@ impl ReadingStore for DynamoStore {
             Ok(true)
         })
         .await?;
-        let next = if items.len() > limit {
-            items.truncate(limit);
-            items.last().map(SensorReading::cursor)
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+        Ok(Page::from_overfetch(
+            items,
+            query.limit,
+            SensorReading::cursor,
+        ))
     }
 
     async fn latest_readings(

@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use iot_core::StoreError;
-use iot_core::error::{CapacityExhausted, CapacityScope};
+use iot_core::error::CapacityExhausted;
 use iot_core::model::{Page, Run, RunCursor, RunId, RunStatus, Timestamp, Username};
 use iot_core::ports::{Admission, CapacityLimits, Finish, RunQuery, RunStore, RunningCount};
 
@@ -49,10 +49,6 @@ enum Tx {
 
 fn count(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
-}
-
-fn newest_first(a: &Run, b: &Run) -> std::cmp::Ordering {
-    (b.started_at, b.id).cmp(&(a.started_at, a.id))
 }
 
 fn contention_pause(attempt: u32) -> Duration {
@@ -134,18 +130,12 @@ impl DynamoStore {
     async fn refuse(
         &self,
         id: RunId,
-        scope: CapacityScope,
-        current_running: u32,
-        max_allowed: u32,
+        exhausted: CapacityExhausted,
     ) -> Result<Admission, StoreError> {
         if self.read_run(id).await?.is_some() {
             return Err(StoreError::AlreadyExists);
         }
-        Ok(Admission::Refused(CapacityExhausted {
-            scope,
-            current_running,
-            max_allowed,
-        }))
+        Ok(Admission::Refused(exhausted))
     }
 
     /// The capacity update of a start: add the run's slot and bump `version`, on condition that
@@ -293,21 +283,14 @@ impl RunStore for DynamoStore {
         for attempt in 0..CAPACITY_TRIES {
             let capacity = self.read_capacity().await?;
             let global = count(capacity.live(now).count());
-            if global >= limits.global {
-                return self
-                    .refuse(run.id, CapacityScope::Global, global, limits.global)
-                    .await;
-            }
             let user = count(
                 capacity
                     .live(now)
                     .filter(|slot| slot.username == run.username.as_str())
                     .count(),
             );
-            if user >= limits.per_user {
-                return self
-                    .refuse(run.id, CapacityScope::User, user, limits.per_user)
-                    .await;
+            if let Some(exhausted) = limits.refusal(global, user) {
+                return self.refuse(run.id, exhausted).await;
             }
             if !swept && capacity.stale(now).count() >= STALE_SLOTS_SWEEP {
                 swept = true;
@@ -416,13 +399,7 @@ impl RunStore for DynamoStore {
             Ok(true)
         })
         .await?;
-        let next = if runs.len() > limit {
-            runs.truncate(limit);
-            runs.last().map(Run::cursor)
-        } else {
-            None
-        };
-        Ok(Page { items: runs, next })
+        Ok(Page::from_overfetch(runs, query.limit, Run::cursor))
     }
 
     async fn running_runs(
@@ -442,7 +419,7 @@ impl RunStore for DynamoStore {
             .into_iter()
             .filter(|r| r.is_running_at(now) && user.is_none_or(|u| &r.username == u))
             .collect();
-        runs.sort_by(newest_first);
+        runs.sort_by(Run::newest_first);
         Ok(runs)
     }
 

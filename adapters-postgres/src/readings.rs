@@ -259,15 +259,11 @@ impl ReadingStore for PgStore {
             .fetch_all(self.pool())
             .await
             .map_err(store_error)?;
-        let mut items = rows::readings(&found)?;
-        let limit = query.limit as usize;
-        let next = if items.len() > limit {
-            items.truncate(limit);
-            items.last().map(SensorReading::cursor)
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+        Ok(Page::from_overfetch(
+            rows::readings(&found)?,
+            query.limit,
+            SensorReading::cursor,
+        ))
     }
 
     async fn latest_readings(

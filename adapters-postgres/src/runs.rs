@@ -2,7 +2,6 @@
 
 use async_trait::async_trait;
 use iot_core::StoreError;
-use iot_core::error::{CapacityExhausted, CapacityScope};
 use iot_core::model::{Page, Run, RunCursor, RunId, RunStatus, Timestamp, Username};
 use iot_core::ports::{Admission, CapacityLimits, Finish, RunQuery, RunStore, RunningCount};
 use sqlx::{Postgres, QueryBuilder, Row};
@@ -17,36 +16,6 @@ pub(crate) const CAPACITY_LOCK: i64 = 0x696f_745f_7275_6e73;
 
 /// Runs holding capacity at the bound `now`.
 const HOLDS_CAPACITY: &str = "status = 'RUNNING' AND deadline >= ";
-
-fn page(mut items: Vec<Run>, limit: u32) -> Page<Run, RunCursor> {
-    let limit = limit as usize;
-    let next = if items.len() > limit {
-        items.truncate(limit);
-        items.last().map(Run::cursor)
-    } else {
-        None
-    };
-    Page { items, next }
-}
-
-/// The limit a start would break, given the runs holding capacity (global checked first).
-fn refusal(limits: CapacityLimits, global: u32, mine: u32) -> Option<CapacityExhausted> {
-    if global >= limits.global {
-        Some(CapacityExhausted {
-            scope: CapacityScope::Global,
-            current_running: global,
-            max_allowed: limits.global,
-        })
-    } else if mine >= limits.per_user {
-        Some(CapacityExhausted {
-            scope: CapacityScope::User,
-            current_running: mine,
-            max_allowed: limits.per_user,
-        })
-    } else {
-        None
-    }
-}
 
 #[async_trait]
 impl RunStore for PgStore {
@@ -87,7 +56,7 @@ impl RunStore for PgStore {
             return Err(StoreError::AlreadyExists);
         }
         let (global, mine) = (get(&row, "global")?, get(&row, "mine")?);
-        if let Some(exhausted) = refusal(limits, rows::count(global), rows::count(mine)) {
+        if let Some(exhausted) = limits.refusal(rows::count(global), rows::count(mine)) {
             tx.rollback().await.map_err(store_error)?;
             return Ok(Admission::Refused(exhausted));
         }
@@ -163,7 +132,11 @@ impl RunStore for PgStore {
             .fetch_all(self.pool())
             .await
             .map_err(store_error)?;
-        Ok(page(rows::runs(&found)?, query.limit))
+        Ok(Page::from_overfetch(
+            rows::runs(&found)?,
+            query.limit,
+            Run::cursor,
+        ))
     }
 
     async fn running_runs(

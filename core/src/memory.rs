@@ -10,7 +10,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 
-use crate::error::{CapacityExhausted, CapacityScope, StoreError};
+use crate::error::StoreError;
 use crate::model::{
     Page, ReadingCursor, ReadingType, Run, RunCursor, RunId, RunStatus, SensorId, SensorReading,
     SensorSummary, Timestamp, Username,
@@ -52,21 +52,6 @@ impl InMemoryStore {
     }
 }
 
-fn newest_first(a: &Run, b: &Run) -> std::cmp::Ordering {
-    (b.started_at, b.id).cmp(&(a.started_at, a.id))
-}
-
-fn page<T, C>(mut items: Vec<T>, limit: u32, cursor: impl Fn(&T) -> C) -> Page<T, C> {
-    let limit = limit as usize;
-    let next = if items.len() > limit {
-        items.truncate(limit);
-        items.last().map(&cursor)
-    } else {
-        None
-    };
-    Page { items, next }
-}
-
 fn run_count(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
@@ -89,25 +74,14 @@ impl RunStore for InMemoryStore {
             .filter(|r| r.is_running_at(now))
             .collect();
         let global = run_count(running.len());
-        if global >= limits.global {
-            return Ok(Admission::Refused(CapacityExhausted {
-                scope: CapacityScope::Global,
-                current_running: global,
-                max_allowed: limits.global,
-            }));
-        }
         let user = run_count(
             running
                 .iter()
                 .filter(|r| r.username == run.username)
                 .count(),
         );
-        if user >= limits.per_user {
-            return Ok(Admission::Refused(CapacityExhausted {
-                scope: CapacityScope::User,
-                current_running: user,
-                max_allowed: limits.per_user,
-            }));
+        if let Some(exhausted) = limits.refusal(global, user) {
+            return Ok(Admission::Refused(exhausted));
         }
         state.runs.insert(run.id, run.clone());
         Ok(Admission::Admitted)
@@ -131,9 +105,9 @@ impl RunStore for InMemoryStore {
             .filter(|r| query.after.as_ref().is_none_or(|c| c.is_before(r)))
             .cloned()
             .collect();
-        runs.sort_by(newest_first);
+        runs.sort_by(Run::newest_first);
         runs.truncate(query.limit as usize + 1);
-        Ok(page(runs, query.limit, Run::cursor))
+        Ok(Page::from_overfetch(runs, query.limit, Run::cursor))
     }
 
     async fn running_runs(
@@ -148,7 +122,7 @@ impl RunStore for InMemoryStore {
             .filter(|r| r.is_running_at(now) && user.is_none_or(|u| &r.username == u))
             .cloned()
             .collect();
-        runs.sort_by(newest_first);
+        runs.sort_by(Run::newest_first);
         Ok(runs)
     }
 
@@ -252,7 +226,11 @@ impl ReadingStore for InMemoryStore {
             .take(query.limit as usize + 1)
             .cloned()
             .collect();
-        Ok(page(items, query.limit, SensorReading::cursor))
+        Ok(Page::from_overfetch(
+            items,
+            query.limit,
+            SensorReading::cursor,
+        ))
     }
 
     async fn latest_readings(

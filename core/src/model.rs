@@ -397,6 +397,11 @@ impl Run {
         }
     }
 
+    /// Newest-first listing order: `startedAt` descending, then `id` descending.
+    pub fn newest_first(a: &Self, b: &Self) -> std::cmp::Ordering {
+        (b.started_at, b.id).cmp(&(a.started_at, a.id))
+    }
+
     /// Whether `sensor` is one of the run's sensors.
     pub fn has_sensor(&self, sensor: &SensorId) -> bool {
         self.sensor_ids.contains(sensor)
@@ -509,6 +514,22 @@ pub struct Page<T, C> {
     pub items: Vec<T>,
     /// Where the next page starts; `None` only at the end.
     pub next: Option<C>,
+}
+
+impl<T, C> Page<T, C> {
+    /// A page from up to `limit + 1` items read in listing order: the extra item, when present,
+    /// only proves that more follow, so it is dropped and the cursor points after the last kept
+    /// item. Reading one more than `limit` is how stores avoid a trailing empty page.
+    pub fn from_overfetch(mut items: Vec<T>, limit: u32, cursor: impl Fn(&T) -> C) -> Self {
+        let limit = limit as usize;
+        let next = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(cursor)
+        } else {
+            None
+        };
+        Self { items, next }
+    }
 }
 
 /// Aggregate of one sensor and type in a run.

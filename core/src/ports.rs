@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::error::{CapacityExhausted, StoreError};
+use crate::error::{CapacityExhausted, CapacityScope, StoreError};
 use crate::model::{
     Page, ReadingCursor, ReadingType, Run, RunCursor, RunId, RunStatus, SensorId, SensorReading,
     SensorSummary, Timestamp, Username,
@@ -22,6 +22,28 @@ pub struct CapacityLimits {
     pub global: u32,
     /// Running runs of one user (`MAX_RUNS_PER_USER`).
     pub per_user: u32,
+}
+
+impl CapacityLimits {
+    /// The limit a new run of a user would break, given the runs holding capacity overall and of
+    /// that user; the global limit is checked first. `None` admits the run.
+    pub fn refusal(&self, global_running: u32, user_running: u32) -> Option<CapacityExhausted> {
+        if global_running >= self.global {
+            Some(CapacityExhausted {
+                scope: CapacityScope::Global,
+                current_running: global_running,
+                max_allowed: self.global,
+            })
+        } else if user_running >= self.per_user {
+            Some(CapacityExhausted {
+                scope: CapacityScope::User,
+                current_running: user_running,
+                max_allowed: self.per_user,
+            })
+        } else {
+            None
+        }
+    }
 }
 
 /// Outcome of [`RunStore::create_run`].
