@@ -48,6 +48,17 @@ fn id_of(run: &Value) -> String {
     run["id"].as_str().expect("run id").to_string()
 }
 
+/// Every reading stored for a run (up to 1000), ascending.
+async fn stored_readings(t: &dyn HttpTarget, run_id: &str) -> Vec<Value> {
+    let page = t
+        .send(TestRequest::get(&format!(
+            "/api/runs/{run_id}/readings?limit=1000"
+        )))
+        .await
+        .json();
+    page["items"].as_array().cloned().unwrap_or_default()
+}
+
 fn reading_request(user: &str, run_id: &str, body: &Value) -> TestRequest {
     TestRequest::post_json("/api/sensors/data", body)
         .user(user)
@@ -720,11 +731,7 @@ pub async fn readings_with_a_timestamp_are_idempotent(t: &dyn HttpTarget) {
     let mut humidity = body.clone();
     humidity["type"] = json!("humidity");
     assert_eq!(send_reading(t, "alice", &id, &humidity).await.status, 201);
-    let page = t
-        .send(TestRequest::get(&format!("/api/runs/{id}/readings")))
-        .await
-        .json();
-    assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    assert_eq!(stored_readings(t, &id).await.len(), 2);
 }
 
 /// `X-Run-Id` is required, a UUID, sent once; the run must exist and be the caller's.
@@ -844,11 +851,7 @@ pub async fn bad_readings_are_400_naming_the_field(t: &dyn HttpTarget) {
         )
         .await;
     assert_eq!(r.status, 400);
-    let page = t
-        .send(TestRequest::get(&format!("/api/runs/{id}/readings")))
-        .await
-        .json();
-    assert_eq!(page["items"], json!([]));
+    assert!(stored_readings(t, &id).await.is_empty());
 }
 
 /// A batch answers `201 {accepted, duplicates}`, `200` when everything was already stored, and
@@ -903,11 +906,7 @@ pub async fn batches_count_duplicates_and_validate_as_a_whole(t: &dyn HttpTarget
     )
     .await;
     assert_error(&r, 400, "unknown_sensor");
-    let page = t
-        .send(TestRequest::get(&format!("/api/runs/{id}/readings")))
-        .await
-        .json();
-    assert_eq!(page["items"].as_array().unwrap().len(), 3);
+    assert_eq!(stored_readings(t, &id).await.len(), 3);
 }
 
 /// A batch conflicting with a stored value is `409` and stores nothing; 1000 readings fit.

@@ -94,6 +94,11 @@ async fn all_runs(s: &Services, mut q: RunQuery) -> Vec<Run> {
     panic!("pagination does not end")
 }
 
+/// The refusal of a write on a run that is no longer running.
+fn not_running(run: &Run, status: RunStatus) -> Result<Run, ServiceError> {
+    Err(ServiceError::RunNotRunning { id: run.id, status })
+}
+
 fn run_query(limit: u32) -> RunQuery {
     RunQuery {
         user: None,
@@ -326,13 +331,7 @@ pub async fn a_run_finishes_once_and_stays_finished(store: &TestStore) {
         .runs
         .finish(&user("alice"), run.id, FinishRun::success())
         .await;
-    assert_eq!(
-        again,
-        Err(ServiceError::RunNotRunning {
-            id: run.id,
-            status: RunStatus::Failed
-        })
-    );
+    assert_eq!(again, not_running(&run, RunStatus::Failed));
 }
 
 /// A success stores no message, whatever the client sent.
@@ -556,13 +555,7 @@ pub async fn a_timed_out_run_is_seen_as_timeout_everywhere(store: &TestStore) {
         .runs
         .finish(&user("alice"), run.id, FinishRun::success())
         .await;
-    assert_eq!(
-        finish,
-        Err(ServiceError::RunNotRunning {
-            id: run.id,
-            status: RunStatus::Timeout
-        })
-    );
+    assert_eq!(finish, not_running(&run, RunStatus::Timeout));
 }
 
 /// The sweep persists `TIMEOUT` once, leaves running and finished runs alone.
