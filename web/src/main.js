@@ -1,0 +1,445 @@
+// The page: wires the form, the backend toggle, the capacity widget, the running-runs list, the
+// current run (with its live chart) and the latency table together.
+
+import { ApiClient } from './api.js';
+import { LiveChart, ReadingsFeed } from './chart.js';
+import { BACKENDS, loadConfig } from './config.js';
+import { describeError } from './errors.js';
+import { LatencyBook } from './latency.js';
+import { Simulation } from './simulation.js';
+import { isValidUsername, validateForm } from './validate.js';
+
+const POLL_MS = 2000; // capacity + running list: at most one poll per 2 s, none while hidden
+const CHART_POLL_MS = 1000;
+
+const $ = (id) => document.getElementById(id);
+const latency = new LatencyBook();
+const state = {
+  config: null,
+  clients: {}, // key → ApiClient, configured backends only
+  backend: 'ecs',
+  capacity: null,
+  running: [],
+  polledAt: null,
+  connection: null, // the error of the last poll, if it failed
+  lastPoll: -Infinity,
+  pollTimer: 0,
+  polling: false,
+  sim: null,
+  feed: null,
+  feedError: null,
+};
+let chart;
+
+// ---------------------------------------------------------------- helpers
+
+function current() {
+  return state.clients[state.backend];
+}
+
+function el(tag, { dataset, ...props } = {}, ...children) {
+  const node = document.createElement(tag);
+  Object.assign(node, props);
+  Object.assign(node.dataset, dataset);
+  node.append(...children);
+  return node;
+}
+
+function duration(ms) {
+  if (!Number.isFinite(ms)) return '–';
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${s % 60} s`;
+  return `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
+function millis(ms) {
+  if (!Number.isFinite(ms)) return '–';
+  return `${ms < 10 ? ms.toFixed(1) : Math.round(ms)} ms`;
+}
+
+/** Time left and fraction elapsed of a run, from its start and planned duration. */
+function schedule(run, now = Date.now()) {
+  const start = Date.parse(run.startedAt);
+  const end = start + run.duration * 1000;
+  return { remaining: end - now, fraction: Math.min(1, Math.max(0, (now - start) / (end - start))) };
+}
+
+function username() {
+  return $('username').value.trim();
+}
+
+function formValues() {
+  return {
+    username: username(),
+    sensors: $('sensors').value,
+    readings: $('readings').value,
+    intervalMs: $('interval').value,
+  };
+}
+
+// ---------------------------------------------------------------- messages
+
+function showMessage(text, level = 'error', hint) {
+  const box = $('message');
+  box.className = `notice ${level}`;
+  box.replaceChildren(el('span', { textContent: text }));
+  if (hint) box.append(el('span', { className: 'hint', textContent: hint }));
+  box.hidden = false;
+}
+
+function clearMessage() {
+  $('message').hidden = true;
+}
+
+function showError(error, client) {
+  const { text, hint } = describeError(error, client.backend);
+  showMessage(text, 'error', hint);
+}
+
+// ---------------------------------------------------------------- rendering
+
+let renderQueued = false;
+function scheduleRender() {
+  if (renderQueued) return;
+  renderQueued = true;
+  queueMicrotask(() => {
+    renderQueued = false;
+    render();
+  });
+}
+
+function render() {
+  renderToggle();
+  renderConnection();
+  renderCapacity();
+  renderRunning();
+  renderRun();
+  renderLatency();
+  renderButtons();
+}
+
+function renderToggle() {
+  for (const { key } of BACKENDS) {
+    const button = $(`backend-${key}`);
+    button.setAttribute('aria-checked', String(key === state.backend));
+    button.disabled = !state.clients[key];
+    button.title = state.clients[key]
+      ? `${state.clients[key].base}${state.sim?.active ? ' (the current run stays on its own backend)' : ''}`
+      : 'not configured in config.json';
+  }
+  const client = current();
+  $('backend-url').textContent = client ? client.base : 'no backend configured';
+  $('openapi-link').href = client ? `${client.base}/api/openapi.json` : '#';
+  $('cap-backend').textContent = client ? `on ${client.label}` : '';
+  $('running-backend').textContent = client ? `on ${client.label}` : '';
+}
+
+function renderConnection() {
+  const box = $('connection');
+  if (!state.connection || !current()) {
+    box.hidden = true;
+    return;
+  }
+  const { text, hint } = describeError(state.connection, current().backend);
+  box.replaceChildren(el('span', { textContent: text }));
+  if (hint) box.append(el('span', { className: 'hint', textContent: hint }));
+  box.hidden = false;
+}
+
+function renderCapacity() {
+  const c = state.capacity;
+  $('cap-running').textContent = c ? c.currentRunning : '–';
+  $('cap-max').textContent = c ? c.maxAllowed : '–';
+  $('cap-available').textContent = c ? c.available : '–';
+  $('cap-available').classList.toggle('full', !!c && c.available === 0);
+  $('cap-user').textContent =
+    c && c.userRunning !== undefined ? `yours: ${c.userRunning} of ${c.userMaxAllowed}${c.canStart ? '' : ' — no start possible now'}` : '';
+  $('cap-updated').textContent = state.polledAt ? `updated ${state.polledAt.toLocaleTimeString()}` : '';
+}
+
+function renderRunning() {
+  const body = $('running-body');
+  const me = username();
+  const rows = state.running.map((run) => {
+    const { remaining, fraction } = schedule(run);
+    const mine = run.username === me;
+    const ours = state.sim?.run?.id === run.id;
+    return el(
+      'tr',
+      { className: ours ? 'ours' : '', dataset: { runId: run.id } },
+      el('td', { textContent: mine ? `${run.username} (you)` : run.username }),
+      el('td', { textContent: String(run.sensorIds.length) }),
+      el('td', {}, el('progress', { max: 1, value: fraction }), ` ${Math.round(fraction * 100)} %`),
+      el('td', { textContent: remaining > 0 ? duration(remaining) : 'overdue' }),
+      el('td', { textContent: new Date(run.startedAt).toLocaleTimeString() }),
+      el('td', {}, el('code', { textContent: run.id.slice(0, 8), title: run.id })),
+    );
+  });
+  if (rows.length === 0) {
+    const label = current()?.label ?? '';
+    rows.push(el('tr', {}, el('td', { colSpan: 6, className: 'muted', textContent: state.connection ? '–' : `No run is running on ${label}.` })));
+  }
+  body.replaceChildren(...rows);
+}
+
+function renderRun() {
+  const sim = state.sim;
+  $('run-empty').hidden = !!sim?.run;
+  $('run-details').hidden = !sim?.run;
+  if (!sim?.run) return;
+  const run = sim.run;
+  $('run-id').textContent = run.id;
+  $('run-backend').textContent = sim.api.label;
+  const status = $('run-status');
+  status.textContent = run.status;
+  status.dataset.status = run.status;
+  $('run-phase').textContent =
+    { running: 'sending…', finishing: 'finishing…' }[sim.phase] ?? (sim.phase === 'done' && run.status === 'RUNNING' ? 'not finished' : '');
+  $('run-progress').value = sim.total ? sim.sent / sim.total : 0;
+  $('run-sent').textContent = `${sim.sent} / ${sim.total} readings (${sim.mode === 'batch' ? 'batch' : 'one POST each'})`;
+  $('run-retries').textContent = String(sim.retries);
+  $('run-remaining').textContent = run.status === 'RUNNING' ? duration(schedule(run).remaining) : 'finished';
+  const error = $('run-error');
+  error.hidden = !run.errorMessage;
+  error.textContent = run.errorMessage ? `errorMessage: ${run.errorMessage}` : '';
+  const grafana = $('grafana-link');
+  grafana.hidden = !run.grafanaUrl;
+  if (run.grafanaUrl) grafana.href = run.grafanaUrl;
+  const feed = state.feed;
+  if (feed) {
+    $('chart-count').textContent =
+      `${feed.count} readings read back from ${sim.api.label} (GET /api/runs/{id}/readings, ${feed.pages} pages)` +
+      (state.feedError ? ` — last read failed: ${describeError(state.feedError, sim.api.backend).text}` : '');
+  }
+}
+
+function renderLatency() {
+  const rows = BACKENDS.filter(({ key }) => state.clients[key]).map(({ key, label }) => {
+    const s = latency.stats(key);
+    return el(
+      'tr',
+      { dataset: { backend: key } },
+      el('th', { textContent: label }),
+      el('td', { textContent: String(s.all.count) }),
+      el('td', { textContent: String(s.errors) }),
+      el('td', { textContent: millis(s.all.p50) }),
+      el('td', { textContent: millis(s.all.p95) }),
+      el('td', { textContent: millis(s.ingest.p50) }),
+      el('td', { textContent: millis(s.ingest.p95) }),
+    );
+  });
+  $('latency-body').replaceChildren(...rows);
+}
+
+function renderFieldErrors(errors) {
+  const fields = { username: 'username', sensors: 'sensors', readings: 'readings', intervalMs: 'interval' };
+  for (const [field, id] of Object.entries(fields)) {
+    $(`${id}-error`).textContent = errors[field] ?? '';
+    $(id).setAttribute('aria-invalid', String(!!errors[field]));
+  }
+}
+
+function renderButtons() {
+  const busy = !!state.sim?.active;
+  $('start').disabled = busy || !current();
+  $('abandon').disabled = !(state.sim?.phase === 'running');
+}
+
+// ---------------------------------------------------------------- polling
+
+function schedulePoll() {
+  clearTimeout(state.pollTimer);
+  if (document.hidden || !current()) return;
+  const wait = Math.max(0, state.lastPoll + POLL_MS - performance.now());
+  state.pollTimer = setTimeout(poll, wait);
+}
+
+async function poll() {
+  if (document.hidden || state.polling) return;
+  const client = current();
+  if (!client) return;
+  state.polling = true;
+  state.lastPoll = performance.now();
+  const user = isValidUsername(username()) ? username() : undefined;
+  try {
+    const [capacity, running] = await Promise.all([client.canStart(user), client.running()]);
+    if (client === current()) {
+      state.capacity = capacity.data;
+      state.running = running.data;
+      state.polledAt = new Date();
+      state.connection = null;
+    }
+  } catch (e) {
+    if (client === current()) {
+      state.connection = e;
+      state.capacity = null;
+      state.running = [];
+    }
+  } finally {
+    state.polling = false;
+    render();
+    schedulePoll();
+  }
+}
+
+async function followReadings(sim, feed) {
+  const pause = () => new Promise((r) => setTimeout(r, CHART_POLL_MS));
+  while (state.feed === feed) {
+    if (document.hidden) {
+      await pause();
+      continue;
+    }
+    const last = sim.phase === 'done';
+    try {
+      await feed.poll();
+      state.feedError = null;
+    } catch (e) {
+      state.feedError = e;
+    }
+    if (state.feed !== feed) return;
+    await chart.draw(feed, sim.sensorIds, sim.kind);
+    scheduleRender();
+    if (last) return;
+    await pause();
+  }
+}
+
+// ---------------------------------------------------------------- actions
+
+function selectBackend(key) {
+  if (!state.clients[key] || key === state.backend) return;
+  state.backend = key;
+  localStorage.setItem('iot.backend', key);
+  state.capacity = null;
+  state.running = [];
+  state.connection = null;
+  state.polledAt = null;
+  render();
+  schedulePoll();
+}
+
+async function start(event) {
+  event.preventDefault();
+  const check = validateForm(formValues());
+  renderFieldErrors(check.errors);
+  if (!check.ok) {
+    showMessage('Fix the highlighted fields first.', 'error');
+    return;
+  }
+  if (state.sim?.active) return;
+  const client = current();
+  const { username: user, sensors, readings, intervalMs } = check.value;
+  localStorage.setItem('iot.username', user);
+  const previous = { sim: state.sim, feed: state.feed };
+  const sim = new Simulation({
+    api: client,
+    user,
+    sensors,
+    readingsPerSensor: readings,
+    intervalMs,
+    mode: $('mode').value,
+    kind: $('kind').value,
+  });
+  sim.addEventListener('change', scheduleRender);
+  state.sim = sim;
+  clearMessage();
+  try {
+    await sim.start();
+  } catch (e) {
+    Object.assign(state, previous);
+    if ((e.kind === 'unreachable' || e.kind === 'cors') && client === current()) {
+      // The connection notice explains it (with what to do); keep this one short.
+      state.connection = e;
+      showMessage(`Run not started: ${describeError(e, client.backend).text}`, 'error');
+    } else {
+      showError(e, client);
+    }
+    render();
+    schedulePoll();
+    return;
+  }
+  showMessage(`Run ${sim.run.id} started on ${client.label}: sending ${sim.total} readings.`, 'info');
+  state.feed = new ReadingsFeed(client, sim.run.id, () => sim.lowWatermark());
+  state.feedError = null;
+  chart.clear();
+  followReadings(sim, state.feed);
+  sim.done.then(() => reportOutcome(sim));
+  render();
+  schedulePoll();
+}
+
+function reportOutcome(sim) {
+  const run = sim.run;
+  if (sim.finishError) {
+    const { text } = describeError(sim.finishError, sim.api.backend);
+    const deadline = new Date(Date.parse(run.startedAt) + run.duration * 1000).toLocaleTimeString();
+    showMessage(`Run ${run.id} could not be finished: ${text} The backend ends it as TIMEOUT after ${deadline} plus its grace period.`, 'error');
+  } else if (sim.abandoned) {
+    showMessage(`Run abandoned after ${sim.sent} of ${sim.total} readings: finished as ${run.status}.`, 'warning');
+  } else if (sim.error) {
+    const { text, hint } = describeError(sim.error, sim.api.backend);
+    showMessage(`Sending stopped after ${sim.sent} of ${sim.total} readings: ${text} The run is ${run.status}.`, 'error', hint);
+  } else {
+    showMessage(`Run finished ${run.status}: ${sim.sent} readings sent to ${sim.api.label}.`, 'success');
+  }
+  render();
+  schedulePoll();
+}
+
+async function abandon() {
+  const sim = state.sim;
+  if (!sim || sim.phase !== 'running') return;
+  $('abandon').disabled = true;
+  await sim.abandon();
+}
+
+function validateLive() {
+  const check = validateForm(formValues());
+  renderFieldErrors(check.errors);
+}
+
+// ---------------------------------------------------------------- start-up
+
+async function main() {
+  chart = new LiveChart($('chart'));
+  const config = await loadConfig();
+  state.config = config;
+  for (const { key, label } of BACKENDS) {
+    const base = config.backends[key];
+    if (base) state.clients[key] = new ApiClient({ key, label, base, latency });
+  }
+  const saved = localStorage.getItem('iot.backend');
+  state.backend = state.clients[saved] ? saved : BACKENDS.find(({ key }) => state.clients[key])?.key ?? 'ecs';
+  if (config.warning) showMessage(config.warning, 'warning');
+  if (config.grafanaUrl) {
+    $('grafana-home').href = config.grafanaUrl;
+    $('grafana-home').hidden = false;
+  }
+  $('username').value = localStorage.getItem('iot.username') ?? `player-${Math.floor(Math.random() * 9000 + 1000)}`;
+
+  for (const { key } of BACKENDS) $(`backend-${key}`).addEventListener('click', () => selectBackend(key));
+  $('form').addEventListener('submit', start);
+  $('abandon').addEventListener('click', abandon);
+  $('form').addEventListener('input', validateLive);
+  $('username').addEventListener('change', () => {
+    if (isValidUsername(username())) localStorage.setItem('iot.username', username());
+  });
+  latency.onChange(scheduleRender);
+  document.addEventListener('visibilitychange', () => {
+    if (document.hidden) clearTimeout(state.pollTimer);
+    else schedulePoll();
+  });
+  // Leaving mid-run: finish it as FAILED rather than leave it RUNNING until its timeout.
+  window.addEventListener('pagehide', () => state.sim?.finishOnUnload());
+  setInterval(() => {
+    if (!document.hidden) scheduleRender(); // remaining times tick
+  }, 1000);
+
+  document.body.dataset.ready = 'true';
+  render();
+  schedulePoll();
+}
+
+main();

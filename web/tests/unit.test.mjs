@@ -1,0 +1,202 @@
+// The page's logic without a browser: validation, percentiles, error sentences, the readings feed
+// and the sending loop's retries (against a fake API client).
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { ReadingsFeed } from '../src/chart.js';
+import { resolveBase } from '../src/config.js';
+import { ApiError, describeError } from '../src/errors.js';
+import { LatencyBook, percentile } from '../src/latency.js';
+import { Simulation } from '../src/simulation.js';
+import { isValidUsername, plannedDurationSecs, validateForm } from '../src/validate.js';
+
+describe('validation', () => {
+  test('usernames follow ^[A-Za-z0-9._-]{3,20}$', () => {
+    for (const ok of ['abc', 'a.b_c-d', 'x'.repeat(20), 'User.01']) assert.ok(isValidUsername(ok), ok);
+    for (const bad of ['ab', 'x'.repeat(21), 'with space', 'é-accent', '', null]) assert.ok(!isValidUsername(bad), String(bad));
+  });
+
+  test('numbers are whole and within the UI ranges', () => {
+    const good = validateForm({ username: 'alice', sensors: '100', readings: '1000', intervalMs: '200' });
+    assert.deepEqual(good, { ok: true, errors: {}, value: { username: 'alice', sensors: 100, readings: 1000, intervalMs: 200 } });
+    const bad = validateForm({ username: 'al', sensors: '0', readings: '1.5', intervalMs: '10001' });
+    assert.equal(bad.ok, false);
+    assert.deepEqual(Object.keys(bad.errors).sort(), ['intervalMs', 'readings', 'sensors', 'username']);
+  });
+
+  test('the planned duration covers every reading, within the API limits', () => {
+    assert.equal(plannedDurationSecs(5, 200), 1);
+    assert.equal(plannedDurationSecs(1, 200), 1);
+    assert.equal(plannedDurationSecs(7, 300), 3);
+    assert.equal(plannedDurationSecs(1000, 10_000), 10_000);
+  });
+});
+
+test('percentiles are nearest-rank', () => {
+  const xs = Array.from({ length: 100 }, (_, i) => i + 1);
+  assert.equal(percentile(xs, 50), 50);
+  assert.equal(percentile(xs, 95), 95);
+  assert.equal(percentile([7], 95), 7);
+  assert.ok(Number.isNaN(percentile([], 50)));
+  const book = new LatencyBook();
+  for (const ms of [10, 20, 30, 40]) book.record('ecs', 'other', ms);
+  book.record('ecs', 'ingest', 100);
+  book.recordError('ecs');
+  const s = book.stats('ecs');
+  assert.deepEqual([s.all.count, s.all.p50, s.all.p95, s.ingest.count, s.errors], [5, 30, 100, 1, 1]);
+});
+
+test('config: "" is the page origin, null is not configured, trailing slashes go', () => {
+  assert.equal(resolveBase('', 'http://h:8080'), 'http://h:8080');
+  assert.equal(resolveBase(null, 'http://h'), null);
+  assert.equal(resolveBase(undefined, 'http://h'), null);
+  assert.equal(resolveBase('https://x.example/prod/', 'http://h'), 'https://x.example/prod');
+});
+
+describe('error sentences', () => {
+  const serverless = { key: 'serverless', label: 'Serverless', base: 'http://127.0.0.1:9000/lambda-url/app-lambda' };
+  const ecs = { key: 'ecs', label: 'ECS', base: 'http://localhost:8080' };
+
+  test('capacity full names its scope and when to retry', () => {
+    const e = new ApiError('http', 'x', {
+      status: 429,
+      code: 'capacity_exhausted',
+      retryAfter: 30,
+      body: { error: 'capacity_exhausted', scope: 'user', currentRunning: 5, maxAllowed: 5 },
+    });
+    assert.equal(describeError(e, ecs).text, 'Capacity full (your per-user limit, scope “user”): 5 of 5 runs are running on ECS. Try again in 30 seconds.');
+  });
+
+  test('a 400 names its field', () => {
+    const e = new ApiError('http', 'x', {
+      status: 400,
+      code: 'validation_failed',
+      body: { error: 'validation_failed', field: 'interval', message: 'interval must be > 0' },
+    });
+    assert.equal(describeError(e, ecs).text, 'ECS backend rejected the field “interval” (validation_failed): interval must be > 0');
+  });
+
+  test('unreachable Serverless says how to start it; CORS names the origin', () => {
+    const down = describeError(new ApiError('unreachable', 'x', { url: serverless.base }), serverless);
+    assert.match(down.text, /^Serverless backend unreachable: nothing answers at http:\/\/127\.0\.0\.1:9000/);
+    assert.match(down.hint, /scripts\/playground/);
+    assert.equal(describeError(new ApiError('unreachable', 'x'), ecs).hint, undefined);
+    const cors = describeError(new ApiError('cors', 'x', { origin: 'http://localhost:8080' }), serverless);
+    assert.match(cors.text, /refused this page by CORS: .* does not allow the origin http:\/\/localhost:8080/);
+  });
+
+  test('other statuses keep the API message and the request id', () => {
+    const e = new ApiError('http', 'x', { status: 500, code: 'internal_error', requestId: 'r-1', body: { error: 'internal_error', message: 'boom' } });
+    assert.equal(describeError(e, ecs).text, 'ECS backend answered 500 internal_error: boom (request id r-1)');
+    const gateway = new ApiError('http', 'x', { status: 502, statusText: 'Bad Gateway', body: '<html>' });
+    assert.equal(describeError(gateway, serverless).text, 'Serverless backend answered 502 Bad Gateway');
+  });
+
+  test('what is worth retrying', () => {
+    assert.ok(new ApiError('unreachable', '').retryable);
+    assert.ok(new ApiError('http', '', { status: 503 }).retryable);
+    assert.ok(new ApiError('http', '', { status: 429 }).retryable);
+    assert.ok(!new ApiError('http', '', { status: 400 }).retryable);
+    assert.ok(!new ApiError('http', '', { status: 409 }).retryable);
+    assert.ok(!new ApiError('aborted', '').retryable);
+  });
+});
+
+/** A fake backend: stores readings by key like the API (a replay answers 200). */
+function fakeApi({ failFirst = 0, failAlways = false } = {}) {
+  const stored = new Map();
+  const calls = { send: 0, finish: [] };
+  const run = { id: 'run-1', status: 'RUNNING', startedAt: new Date().toISOString(), duration: 1 };
+  const store = (r) => {
+    const key = `${r.sensorId}|${r.type}|${r.timestamp}`;
+    const replay = stored.has(key);
+    stored.set(key, r);
+    return replay ? 200 : 201;
+  };
+  return {
+    label: 'Fake',
+    backend: { key: 'ecs', label: 'Fake', base: '' },
+    stored,
+    calls,
+    async startRun() {
+      return { data: run };
+    },
+    async sendReading(_user, _runId, reading) {
+      calls.send += 1;
+      const status = store(reading); // stored even when the answer is then lost
+      if (failAlways || calls.send <= failFirst) throw new ApiError('unreachable', 'lost');
+      return { status, data: reading };
+    },
+    async sendBatch(_user, _runId, readings) {
+      readings.forEach(store);
+      return { status: 201, data: { accepted: readings.length, duplicates: 0 } };
+    },
+    async finishRun(_user, _id, body) {
+      calls.finish.push(body);
+      return { data: { ...run, status: body.status, errorMessage: body.errorMessage } };
+    },
+    async getRun() {
+      return { data: run };
+    },
+    async readings(_runId, { from }) {
+      const items = [...stored.values()]
+        .filter((r) => !from || r.timestamp >= from)
+        .sort((a, b) => a.timestamp.localeCompare(b.timestamp) || a.sensorId.localeCompare(b.sensorId));
+      return { data: { items } };
+    },
+  };
+}
+
+describe('simulation', () => {
+  test('sends every reading once, then finishes SUCCESS; the feed reads them all back', async () => {
+    const api = fakeApi();
+    const sim = new Simulation({ api, user: 'alice', sensors: 3, readingsPerSensor: 4, intervalMs: 20 });
+    await sim.start();
+    const feed = new ReadingsFeed(api, 'run-1', () => sim.lowWatermark());
+    await feed.poll();
+    await sim.done;
+    await feed.poll();
+    assert.equal(api.stored.size, 12);
+    assert.equal(sim.sent, 12);
+    assert.deepEqual(api.calls.finish, [{ status: 'SUCCESS' }]);
+    assert.equal(feed.count, 12);
+    assert.equal(sim.lowWatermark(), Infinity);
+    const table = feed.table(sim.sensorIds);
+    assert.equal(table.length, 4);
+    assert.equal(table[0].length, 4, 'one row per tick');
+  });
+
+  test('a lost answer is retried with the same timestamp: stored once', async () => {
+    const api = fakeApi({ failFirst: 2 });
+    const sim = new Simulation({ api, user: 'alice', sensors: 1, readingsPerSensor: 2, intervalMs: 10 });
+    await sim.start();
+    await sim.done;
+    assert.equal(sim.retries, 2);
+    assert.equal(api.stored.size, 2);
+    assert.equal(sim.run.status, 'SUCCESS');
+  });
+
+  test('when sending cannot continue the run is finished FAILED', { timeout: 20_000 }, async () => {
+    const api = fakeApi({ failAlways: true });
+    const sim = new Simulation({ api, user: 'alice', sensors: 1, readingsPerSensor: 3, intervalMs: 10 });
+    await sim.start();
+    await sim.done;
+    assert.equal(sim.retries, 5);
+    assert.equal(api.calls.finish.length, 1);
+    assert.equal(api.calls.finish[0].status, 'FAILED');
+    assert.match(api.calls.finish[0].errorMessage, /could not continue sending: unreachable: lost/);
+  });
+
+  test('abandon stops the loop and finishes FAILED', async () => {
+    const api = fakeApi();
+    const sim = new Simulation({ api, user: 'alice', sensors: 2, readingsPerSensor: 1000, intervalMs: 20, mode: 'batch' });
+    await sim.start();
+    await new Promise((r) => setTimeout(r, 70));
+    await sim.abandon();
+    const sent = api.stored.size;
+    assert.ok(sent > 0 && sent < 2000);
+    assert.deepEqual(api.calls.finish, [{ status: 'FAILED', errorMessage: 'abandoned by the user' }]);
+    await new Promise((r) => setTimeout(r, 60));
+    assert.equal(api.stored.size, sent);
+  });
+});
