@@ -3,7 +3,7 @@
 const UNITS = { temperature: '°C', humidity: '%', pressure: 'hPa' };
 const LEGEND_MAX = 10; // more sensors than this: lines only, no legend
 
-/** The vendored chart library (web/dist/vendor); null when the UI runs unbuilt from web/. */
+/** The vendored chart library (web/vendor, copied to web/dist/vendor by the build); null if missing. */
 async function loadUPlot() {
   try {
     return (await import('../vendor/uplot/uPlot.esm.js')).default;
