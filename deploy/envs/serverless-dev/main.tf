@@ -1,0 +1,89 @@
+# serverless-dev: app-lambda behind an API Gateway HTTP API, on two DynamoDB tables.
+#
+#   UI ─HTTPS→ HTTP API ($default stage, throttled, access-logged, optional JWT) ─→ app-lambda ─→ DynamoDB
+#   EventBridge rate(1 minute) ─→ app-lambda (timeout sweep)
+#   app-lambda stdout (EMF) ─→ CloudWatch Logs ─→ metrics IoTPlayground/Sensors
+
+data "aws_caller_identity" "current" {}
+
+data "aws_region" "current" {}
+
+locals {
+  name       = "${var.project}-${var.environment}"
+  account_id = data.aws_caller_identity.current.account_id
+  region     = data.aws_region.current.region
+}
+
+resource "aws_kms_key" "main" {
+  description             = "${local.name}: DynamoDB tables, Lambda environment, logs"
+  enable_key_rotation     = true
+  deletion_window_in_days = 30
+
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "AccountAdministersTheKeyThroughIam"
+        Effect    = "Allow"
+        Principal = { AWS = "arn:aws:iam::${local.account_id}:root" }
+        Action    = "kms:*"
+        Resource  = "*"
+      },
+      {
+        Sid       = "CloudWatchLogsEncryptsThisAccountsLogGroups"
+        Effect    = "Allow"
+        Principal = { Service = "logs.${local.region}.amazonaws.com" }
+        Action    = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
+        Resource  = "*"
+        Condition = {
+          ArnLike = { "kms:EncryptionContext:aws:logs:arn" = "arn:aws:logs:${local.region}:${local.account_id}:log-group:*" }
+        }
+      },
+    ]
+  })
+}
+
+resource "aws_kms_alias" "main" {
+  name          = "alias/${local.name}"
+  target_key_id = aws_kms_key.main.key_id
+}
+
+module "dynamodb" {
+  source = "../../modules/dynamodb"
+
+  runs_table_name     = var.runs_table_name
+  readings_table_name = var.readings_table_name
+  kms_key_arn         = aws_kms_key.main.arn
+  deletion_protection = var.deletion_protection
+}
+
+module "api" {
+  source = "../../modules/lambda_api"
+
+  name                   = "${var.project}-api"
+  zip_path               = var.lambda_zip_path
+  architecture           = var.lambda_architecture
+  memory_size            = var.lambda_memory_size
+  reserved_concurrency   = var.reserved_concurrency
+  runs_table_name        = module.dynamodb.runs_table_name
+  runs_table_arn         = module.dynamodb.runs_table_arn
+  runs_index_arns        = module.dynamodb.runs_index_arns
+  readings_table_name    = module.dynamodb.readings_table_name
+  readings_table_arn     = module.dynamodb.readings_table_arn
+  max_concurrent_runs    = var.max_concurrent_runs
+  max_runs_per_user      = var.max_runs_per_user
+  run_timeout_grace_secs = var.run_timeout_grace_secs
+  cors_allowed_origins   = var.cors_allowed_origins
+  admin_users            = var.admin_users
+  grafana_url            = var.grafana_url
+  emf_dimensions         = var.emf_dimensions
+  throttling_rate_limit  = var.throttling_rate_limit
+  throttling_burst_limit = var.throttling_burst_limit
+  jwt_authorizer = var.jwt_issuer == null ? null : {
+    issuer   = var.jwt_issuer
+    audience = var.jwt_audience
+    claim    = var.jwt_claim
+  }
+  kms_key_arn        = aws_kms_key.main.arn
+  log_retention_days = var.log_retention_days
+}

@@ -1,0 +1,98 @@
+# The two tables of adapters-dynamo (see its crate docs for the key design):
+# - runs: pk/sk, GSIs by-start (g1pk/g1sk: every run, newest first) and by-user (g2pk/g2sk);
+# - readings: pk = run id, sk = <timestamp>#<sensorId>#<type>.
+# On demand, point-in-time recovery, encrypted with a customer managed KMS key.
+
+resource "aws_dynamodb_table" "runs" {
+  name                        = var.runs_table_name
+  billing_mode                = "PAY_PER_REQUEST"
+  hash_key                    = "pk"
+  range_key                   = "sk"
+  deletion_protection_enabled = var.deletion_protection
+
+  attribute {
+    name = "pk"
+    type = "S"
+  }
+
+  attribute {
+    name = "sk"
+    type = "S"
+  }
+
+  attribute {
+    name = "g1pk"
+    type = "S"
+  }
+
+  attribute {
+    name = "g1sk"
+    type = "S"
+  }
+
+  attribute {
+    name = "g2pk"
+    type = "S"
+  }
+
+  attribute {
+    name = "g2sk"
+    type = "S"
+  }
+
+  global_secondary_index {
+    name            = "by-start"
+    hash_key        = "g1pk"
+    range_key       = "g1sk"
+    projection_type = "ALL"
+  }
+
+  global_secondary_index {
+    name            = "by-user"
+    hash_key        = "g2pk"
+    range_key       = "g2sk"
+    projection_type = "ALL"
+  }
+
+  point_in_time_recovery {
+    enabled                 = true
+    recovery_period_in_days = var.point_in_time_recovery_days
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = var.kms_key_arn
+  }
+
+  tags = var.tags
+}
+
+resource "aws_dynamodb_table" "readings" {
+  name                        = var.readings_table_name
+  billing_mode                = "PAY_PER_REQUEST"
+  hash_key                    = "pk"
+  range_key                   = "sk"
+  deletion_protection_enabled = var.deletion_protection
+
+  attribute {
+    name = "pk"
+    type = "S"
+  }
+
+  attribute {
+    name = "sk"
+    type = "S"
+  }
+
+  point_in_time_recovery {
+    enabled                 = true
+    recovery_period_in_days = var.point_in_time_recovery_days
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = var.kms_key_arn
+  }
+
+  tags = var.tags
+}
