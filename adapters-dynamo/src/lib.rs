@@ -365,3 +365,4 @@ impl DynamoStore {
         Ok(())
     }
 }
+pub mod emf;

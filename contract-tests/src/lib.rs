@@ -21,5 +21,6 @@
 pub mod ecs;
 pub mod env;
 pub mod http;
+pub mod lambda;
 pub mod storage;
 pub mod target;
