@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, ValueEnum};
+use iot_http::settings::ApiSettings;
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -61,29 +62,9 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub db_acquire_timeout_ms: u64,
 
-    /// Running runs allowed at once, all users together.
-    #[arg(long, env = "MAX_CONCURRENT_RUNS", default_value_t = 5)]
-    pub max_concurrent_runs: u32,
-
-    /// Running runs allowed at once per user.
-    #[arg(long, env = "MAX_RUNS_PER_USER", default_value_t = 5)]
-    pub max_runs_per_user: u32,
-
-    /// Seconds after a run's duration before it is TIMEOUT.
-    #[arg(long, env = "RUN_TIMEOUT_GRACE_SECS", default_value_t = 120)]
-    pub run_timeout_grace_secs: u32,
-
-    /// Origins allowed by CORS, comma separated.
-    #[arg(long, env = "CORS_ALLOWED_ORIGINS", default_value = iot_http::DEFAULT_CORS_ORIGINS)]
-    pub cors_allowed_origins: String,
-
-    /// Users whose interrupt-all cancels every user's runs, comma separated.
-    #[arg(long, env = "ADMIN_USERS", value_delimiter = ',')]
-    pub admin_users: Vec<String>,
-
-    /// Grafana base URL, for per-run dashboard links.
-    #[arg(long, env = "GRAFANA_URL")]
-    pub grafana_url: Option<String>,
+    /// Capacity, timeout grace, CORS, admins, Grafana links: shared by every binary.
+    #[command(flatten)]
+    pub api: ApiSettings,
 
     /// Log format (filter with RUST_LOG, default `info`).
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
@@ -178,10 +159,10 @@ mod tests {
         assert_eq!(c.port, 8080);
         assert_eq!(c.database_url(), None);
         assert!(c.migrate);
-        assert_eq!((c.max_concurrent_runs, c.max_runs_per_user), (5, 5));
-        assert_eq!(c.run_timeout_grace_secs, 120);
-        assert_eq!(c.cors_allowed_origins, iot_http::DEFAULT_CORS_ORIGINS);
-        assert!(c.admin_users.is_empty());
+        assert_eq!((c.api.max_concurrent_runs, c.api.max_runs_per_user), (5, 5));
+        assert_eq!(c.api.run_timeout_grace_secs, 120);
+        assert_eq!(c.api.cors_allowed_origins, iot_http::DEFAULT_CORS_ORIGINS);
+        assert!(c.api.admin_users.is_empty());
         assert_eq!(c.log_format, LogFormat::Pretty);
         assert_eq!(c.identity, IdentityKind::Header);
         assert_eq!(c.sweep_interval_secs, 30);
@@ -210,7 +191,7 @@ mod tests {
         .unwrap();
         assert_eq!(c.port, 9000);
         assert!(!c.migrate);
-        assert_eq!(c.admin_users, ["root", "admin"]);
+        assert_eq!(c.api.admin_users, ["root", "admin"]);
         assert_eq!(c.identity, IdentityKind::AlbOidc);
         assert_eq!(c.log_format, LogFormat::Json);
         assert_eq!(c.database_url(), None);

@@ -15,8 +15,8 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::get;
 use iot_core::memory::InMemoryStore;
-use iot_core::ports::{NoMetrics, RandomIds, SystemClock};
-use iot_core::service::{ReadingService, RunConfig, RunService};
+use iot_core::ports::NoMetrics;
+use iot_core::service::RunConfig;
 use iot_http::identity::UserHeader;
 use iot_http::{AppState, HttpConfig};
 
@@ -27,18 +27,13 @@ pub const PREFIX: &str = "/iot";
 /// `POST /iot/api/runs/start`) on a fresh in-memory store with default settings.
 pub fn embedded_router() -> Router {
     let store = Arc::new(InMemoryStore::new());
-    let runs = RunService::new(
+    let state = AppState::new(
         store.clone(),
+        store,
         Arc::new(NoMetrics),
-        Arc::new(SystemClock),
-        Arc::new(RandomIds),
         RunConfig::default(),
+        Arc::new(UserHeader),
     );
-    let state = AppState {
-        readings: ReadingService::new(runs.clone(), store),
-        runs,
-        identity: Arc::new(UserHeader),
-    };
     Router::new()
         .route(
             "/",

@@ -34,10 +34,9 @@ use axum::http::{Method, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use iot_core::Username;
 use iot_core::memory::InMemoryStore;
-use iot_core::ports::{CapacityLimits, Metrics, RandomIds, ReadingStore, RunStore, SystemClock};
-use iot_core::service::{ReadingService, RunConfig, RunService};
+use iot_core::ports::{ReadingStore, RunStore};
+use iot_core::service::{ReadingService, RunService};
 use iot_http::identity::{AlbOidc, UserHeader};
 use iot_http::{ApiError, AppState, HttpConfig, IdentitySource};
 use tokio::net::TcpListener;
@@ -83,6 +82,9 @@ pub struct App {
 ///
 /// # Errors
 /// An invalid database URL, a failed migration, an invalid admin user name.
+/// The Grafana dashboard the per-run links open (`dashboards/json/iot-playground-runs.json`).
+pub const GRAFANA_DASHBOARD: &str = "iot-playground-runs";
+
 pub async fn build_app(config: &Config) -> anyhow::Result<App> {
     let metrics = Arc::new(PrometheusMetrics::new(config.metrics_retention()));
     let (runs_store, readings_store, store): (Arc<dyn RunStore>, Arc<dyn ReadingStore>, _) =
@@ -108,52 +110,24 @@ pub async fn build_app(config: &Config) -> anyhow::Result<App> {
             }
         };
 
-    let admins = config
-        .admin_users
-        .iter()
-        .map(|u| u.trim())
-        .filter(|u| !u.is_empty())
-        .map(|u| {
-            Username::parse(u).map_err(|e| anyhow::anyhow!("ADMIN_USERS: {u:?}: {}", e.message))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let run_config = RunConfig {
-        limits: CapacityLimits {
-            global: config.max_concurrent_runs,
-            per_user: config.max_runs_per_user,
-        },
-        timeout_grace_secs: config.run_timeout_grace_secs,
-        admins,
-        grafana_url: config
-            .grafana_url
-            .as_deref()
-            .map(str::trim)
-            .filter(|u| !u.is_empty())
-            .map(str::to_owned),
-    };
-    let runs = RunService::new(
-        runs_store,
-        metrics.clone() as Arc<dyn Metrics>,
-        Arc::new(SystemClock),
-        Arc::new(RandomIds),
-        run_config,
-    );
-    let readings = ReadingService::new(runs.clone(), readings_store);
+    let run_config = config.api.run_config(GRAFANA_DASHBOARD)?;
     let identity: Arc<dyn IdentitySource> = match config.identity {
         IdentityKind::Header => Arc::new(UserHeader),
         IdentityKind::AlbOidc => Arc::new(AlbOidc {
             claim: config.identity_claim.clone(),
         }),
     };
-    let state = AppState {
-        runs: runs.clone(),
-        readings: readings.clone(),
+    let state = AppState::new(
+        runs_store,
+        readings_store,
+        metrics.clone(),
+        run_config,
         identity,
-    };
-    let http_config = HttpConfig {
-        cors_allowed_origins: iot_http::parse_origins(&config.cors_allowed_origins),
-        request_timeout: Duration::from_secs(config.request_timeout_secs),
-    };
+    );
+    let (runs, readings) = (state.runs.clone(), state.readings.clone());
+    let http_config = config
+        .api
+        .http_config(Duration::from_secs(config.request_timeout_secs));
     let web_dir = resolve_web_dir(config.web_dir.as_deref());
     let router = build_router(state, &http_config, metrics.clone(), web_dir.as_deref());
     Ok(App {

@@ -6,6 +6,7 @@ use std::time::Duration;
 use adapters_dynamo::DynamoConfig;
 use adapters_dynamo::emf::{DEFAULT_DIMENSIONS, DimensionSets};
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, ValueEnum};
+use iot_http::settings::ApiSettings;
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -69,29 +70,9 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub dynamodb_attempt_timeout_ms: u64,
 
-    /// Running runs allowed at once, all users together.
-    #[arg(long, env = "MAX_CONCURRENT_RUNS", default_value_t = 5)]
-    pub max_concurrent_runs: u32,
-
-    /// Running runs allowed at once per user.
-    #[arg(long, env = "MAX_RUNS_PER_USER", default_value_t = 5)]
-    pub max_runs_per_user: u32,
-
-    /// Seconds after a run's duration before it is TIMEOUT.
-    #[arg(long, env = "RUN_TIMEOUT_GRACE_SECS", default_value_t = 120)]
-    pub run_timeout_grace_secs: u32,
-
-    /// Origins allowed by CORS, comma separated.
-    #[arg(long, env = "CORS_ALLOWED_ORIGINS", default_value = iot_http::DEFAULT_CORS_ORIGINS)]
-    pub cors_allowed_origins: String,
-
-    /// Users whose interrupt-all cancels every user's runs, comma separated.
-    #[arg(long, env = "ADMIN_USERS", value_delimiter = ',')]
-    pub admin_users: Vec<String>,
-
-    /// Grafana base URL, for per-run dashboard links.
-    #[arg(long, env = "GRAFANA_URL")]
-    pub grafana_url: Option<String>,
+    /// Capacity, timeout grace, CORS, admins, Grafana links: shared by every binary.
+    #[command(flatten)]
+    pub api: ApiSettings,
 
     /// Log format (filter with RUST_LOG, default `info`). Logs go to stderr; stdout carries only
     /// the EMF metric lines.
@@ -176,11 +157,11 @@ mod tests {
         assert_eq!(dynamo.runs_table, "iot-playground-runs");
         assert_eq!(dynamo.readings_table, "iot-playground-readings");
         assert!(!c.create_tables);
-        assert_eq!((c.max_concurrent_runs, c.max_runs_per_user), (5, 5));
-        assert_eq!(c.run_timeout_grace_secs, 120);
-        assert_eq!(c.cors_allowed_origins, iot_http::DEFAULT_CORS_ORIGINS);
-        assert!(c.admin_users.is_empty());
-        assert_eq!(c.grafana_url, None);
+        assert_eq!((c.api.max_concurrent_runs, c.api.max_runs_per_user), (5, 5));
+        assert_eq!(c.api.run_timeout_grace_secs, 120);
+        assert_eq!(c.api.cors_allowed_origins, iot_http::DEFAULT_CORS_ORIGINS);
+        assert!(c.api.admin_users.is_empty());
+        assert_eq!(c.api.grafana_url, None);
         assert_eq!(c.log_format, LogFormat::Json);
         assert_eq!(c.identity, IdentityKind::Header);
         assert_eq!(c.emf_dimensions, DimensionSets::default());
@@ -216,7 +197,7 @@ mod tests {
         assert_eq!(c.identity, IdentityKind::JwtClaim);
         assert_eq!(c.identity_claim, "username");
         assert_eq!(c.emf_dimensions.to_string(), "SensorId,Type;User");
-        assert_eq!(c.admin_users, ["root", "admin"]);
+        assert_eq!(c.api.admin_users, ["root", "admin"]);
         assert_eq!(c.log_format, LogFormat::Pretty);
         assert!(
             Config::from_args_without_env(["app-lambda", "--emf-dimensions", "Colour"]).is_err()

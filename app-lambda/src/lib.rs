@@ -52,11 +52,9 @@ use anyhow::Context as _;
 use axum::Router;
 use axum::body::{Body as AxumBody, Bytes};
 use http_body_util::Full;
-use iot_core::Username;
-use iot_core::ports::{CapacityLimits, Metrics, RandomIds, SystemClock};
-use iot_core::service::{ReadingService, RunConfig, RunService};
+use iot_core::service::{ReadingService, RunService};
 use iot_http::identity::{Authenticated, AuthenticatedUser, UserHeader};
-use iot_http::{ApiError, AppState, HttpConfig, IdentitySource};
+use iot_http::{ApiError, AppState, IdentitySource};
 use lambda_http::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use lambda_http::http::{HeaderValue, Response};
 use lambda_http::request::RequestOrigin;
@@ -88,6 +86,9 @@ struct Inner {
 ///
 /// # Errors
 /// An invalid admin user name; tables that cannot be created (with `CREATE_TABLES`).
+/// The Grafana dashboard the per-run links open (`dashboards/json/iot-playground-serverless.json`).
+pub const GRAFANA_DASHBOARD: &str = "iot-playground-serverless";
+
 pub async fn build(config: &Config) -> anyhow::Result<App> {
     build_with_emf_writer(config, Box::new(std::io::stdout())).await
 }
@@ -110,51 +111,23 @@ pub async fn build_with_emf_writer(
     }
     let metrics = Arc::new(EmfMetrics::new(config.emf_dimensions.clone(), emf));
 
-    let admins = config
-        .admin_users
-        .iter()
-        .map(|u| u.trim())
-        .filter(|u| !u.is_empty())
-        .map(|u| {
-            Username::parse(u).map_err(|e| anyhow::anyhow!("ADMIN_USERS: {u:?}: {}", e.message))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let run_config = RunConfig {
-        limits: CapacityLimits {
-            global: config.max_concurrent_runs,
-            per_user: config.max_runs_per_user,
-        },
-        timeout_grace_secs: config.run_timeout_grace_secs,
-        admins,
-        grafana_url: config
-            .grafana_url
-            .as_deref()
-            .map(str::trim)
-            .filter(|u| !u.is_empty())
-            .map(str::to_owned),
-    };
-    let shared = Arc::new(store.clone());
-    let runs = RunService::new(
-        shared.clone(),
-        metrics.clone() as Arc<dyn Metrics>,
-        Arc::new(SystemClock),
-        Arc::new(RandomIds),
-        run_config,
-    );
-    let readings = ReadingService::new(runs.clone(), shared);
+    let run_config = config.api.run_config(GRAFANA_DASHBOARD)?;
     let (identity, identity_claim): (Arc<dyn IdentitySource>, _) = match config.identity {
         IdentityKind::Header => (Arc::new(UserHeader), None),
         IdentityKind::JwtClaim => (Arc::new(Authenticated), Some(config.identity_claim.clone())),
     };
-    let state = AppState {
-        runs: runs.clone(),
-        readings: readings.clone(),
+    let shared = Arc::new(store.clone());
+    let state = AppState::new(
+        shared.clone(),
+        shared,
+        metrics.clone(),
+        run_config,
         identity,
-    };
-    let http_config = HttpConfig {
-        cors_allowed_origins: iot_http::parse_origins(&config.cors_allowed_origins),
-        request_timeout: Duration::from_secs(config.request_timeout_secs),
-    };
+    );
+    let (runs, readings) = (state.runs.clone(), state.readings.clone());
+    let http_config = config
+        .api
+        .http_config(Duration::from_secs(config.request_timeout_secs));
     let router = iot_http::router(state, &http_config);
     tracing::info!(
         runs_table = %config.runs_table,

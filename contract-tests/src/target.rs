@@ -200,8 +200,8 @@ impl RouterTarget {
         use std::sync::Arc;
 
         use iot_core::memory::InMemoryStore;
-        use iot_core::ports::{CapacityLimits, NoMetrics, RandomIds, SystemClock};
-        use iot_core::service::{ReadingService, RunConfig, RunService};
+        use iot_core::ports::{CapacityLimits, NoMetrics};
+        use iot_core::service::RunConfig;
 
         let store = Arc::new(InMemoryStore::new());
         let config = RunConfig {
@@ -213,18 +213,13 @@ impl RouterTarget {
             admins: vec![iot_core::Username::parse(contract_config::ADMIN_USERS).expect("admin")],
             grafana_url: Some(contract_config::GRAFANA_URL.to_string()),
         };
-        let runs = RunService::new(
+        let state = iot_http::AppState::new(
             store.clone(),
+            store,
             Arc::new(NoMetrics),
-            Arc::new(SystemClock),
-            Arc::new(RandomIds),
             config,
+            Arc::new(iot_http::identity::UserHeader),
         );
-        let state = iot_http::AppState {
-            readings: ReadingService::new(runs.clone(), store),
-            runs,
-            identity: Arc::new(iot_http::identity::UserHeader),
-        };
         let http = iot_http::HttpConfig {
             cors_allowed_origins: vec![ALLOWED_ORIGIN.to_string()],
             ..iot_http::HttpConfig::default()

@@ -31,7 +31,7 @@ pub struct RunConfig {
     pub timeout_grace_secs: u32,
     /// Users whose interrupt-all cancels every user's runs.
     pub admins: Vec<Username>,
-    /// Base URL of Grafana, for per-run dashboard links.
+    /// URL of the Grafana dashboard of a run; a run's link adds `?var-user=…&var-run=…`.
     pub grafana_url: Option<String>,
 }
 
@@ -320,12 +320,10 @@ impl RunService {
 
     fn grafana_link(&self, user: &Username, id: RunId) -> Option<String> {
         // Usernames and ids are URL-safe by construction, so no escaping is needed.
-        self.config.grafana_url.as_ref().map(|base| {
-            format!(
-                "{}/d/iot-playground-runs/iot-playground-runs?var-user={user}&var-run={id}",
-                base.trim_end_matches('/')
-            )
-        })
+        self.config
+            .grafana_url
+            .as_ref()
+            .map(|dashboard| format!("{dashboard}?var-user={user}&var-run={id}"))
     }
 
     /// Capacity now, for everyone or for `user`.

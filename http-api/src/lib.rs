@@ -15,19 +15,13 @@
 //! ```
 //! use std::sync::Arc;
 //! use axum::Router;
-//! use iot_core::{memory::InMemoryStore, ports::*, service::*};
+//! use iot_core::{memory::InMemoryStore, ports::NoMetrics, service::RunConfig};
 //! use iot_http::{AppState, HttpConfig, identity::UserHeader};
 //!
 //! let store = Arc::new(InMemoryStore::new());
-//! let runs = RunService::new(
-//!     store.clone(), Arc::new(NoMetrics), Arc::new(SystemClock), Arc::new(RandomIds),
-//!     RunConfig::default(),
+//! let state = AppState::new(
+//!     store.clone(), store, Arc::new(NoMetrics), RunConfig::default(), Arc::new(UserHeader),
 //! );
-//! let state = AppState {
-//!     readings: ReadingService::new(runs.clone(), store),
-//!     runs,
-//!     identity: Arc::new(UserHeader),
-//! };
 //! let app: Router = Router::new().nest("/iot", iot_http::router(state, &HttpConfig::default()));
 //! ```
 
@@ -36,6 +30,8 @@ pub mod error;
 pub mod extract;
 pub mod handlers;
 pub mod identity;
+#[cfg(feature = "cli")]
+pub mod settings;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -44,7 +40,8 @@ use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use iot_core::service::{ReadingService, RunService};
+use iot_core::ports::{Metrics, RandomIds, ReadingStore, RunStore, SystemClock};
+use iot_core::service::{ReadingService, RunConfig, RunService};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -66,6 +63,30 @@ pub struct AppState {
     pub readings: ReadingService,
     /// Where the caller's identity comes from.
     pub identity: Arc<dyn IdentitySource>,
+}
+
+impl AppState {
+    /// Wires the services on a store (as both ports), with the system clock and random run ids.
+    pub fn new(
+        runs: Arc<dyn RunStore>,
+        readings: Arc<dyn ReadingStore>,
+        metrics: Arc<dyn Metrics>,
+        config: RunConfig,
+        identity: Arc<dyn IdentitySource>,
+    ) -> Self {
+        let runs = RunService::new(
+            runs,
+            metrics,
+            Arc::new(SystemClock),
+            Arc::new(RandomIds),
+            config,
+        );
+        Self {
+            readings: ReadingService::new(runs.clone(), readings),
+            runs,
+            identity,
+        }
+    }
 }
 
 /// Settings of the HTTP layer.
