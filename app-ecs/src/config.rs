@@ -4,17 +4,8 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, ValueEnum};
-use iot_http::settings::ApiSettings;
-
-/// Log output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    /// One JSON object per line (CloudWatch Logs, Loki).
-    Json,
-    /// Human-readable lines.
-    Pretty,
-}
+use clap::{ArgAction, Parser, ValueEnum};
+use iot_http::settings::{ApiSettings, LogFormat, parse_without_env};
 
 /// Where the caller's identity comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -113,8 +104,7 @@ impl Config {
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
-        let command = Self::command().mut_args(|arg| arg.env(None::<&'static str>));
-        Self::from_arg_matches(&command.try_get_matches_from(args)?)
+        parse_without_env(args)
     }
 
     /// The documented defaults, ignoring the environment.
@@ -204,7 +194,9 @@ mod tests {
 
     #[test]
     fn help_lists_every_variable() {
-        let help = Config::command().render_long_help().to_string();
+        let help = <Config as clap::CommandFactory>::command()
+            .render_long_help()
+            .to_string();
         for var in [
             "PORT",
             "DATABASE_URL",

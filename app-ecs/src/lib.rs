@@ -45,7 +45,8 @@ use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::services::ServeDir;
 
-pub use config::{Config, IdentityKind, LogFormat};
+pub use config::{Config, IdentityKind};
+pub use iot_http::settings::LogFormat;
 
 /// The store behind the services.
 #[derive(Debug, Clone)]
@@ -360,18 +361,5 @@ pub async fn serve(config: &Config, listener: TcpListener) -> anyhow::Result<()>
 /// # Errors
 /// A subscriber is already installed.
 pub fn init_tracing(format: LogFormat) -> anyhow::Result<()> {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()));
-    match format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .try_init(),
-        LogFormat::Pretty => builder.try_init(),
-    }
-    .map_err(|e| anyhow::anyhow!("cannot install the log subscriber: {e}"))
+    iot_http::settings::init_logging(format, std::io::stdout).map_err(anyhow::Error::msg)
 }

@@ -62,8 +62,9 @@ use lambda_runtime::{Context, Diagnostic, LambdaEvent, service_fn};
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
 
-pub use config::{Config, IdentityKind, LogFormat};
+pub use config::{Config, IdentityKind};
 pub use event::InvokeError;
+pub use iot_http::settings::LogFormat;
 
 /// The function, built once per execution environment; cheap to clone (shared state).
 #[derive(Debug, Clone)]
@@ -300,17 +301,7 @@ pub async fn run(app: App) -> Result<(), lambda_runtime::Error> {
 
 /// Logs to stderr as JSON or pretty lines, filtered by `RUST_LOG` (default `info`).
 pub fn init_logging(format: LogFormat) {
-    use tracing_subscriber::EnvFilter;
-
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let result = match format {
-        LogFormat::Json => builder.json().with_current_span(true).try_init(),
-        LogFormat::Pretty => builder.try_init(),
-    };
-    if let Err(e) = result {
-        eprintln!("logging already initialised: {e}");
+    if let Err(e) = iot_http::settings::init_logging(format, std::io::stderr) {
+        eprintln!("{e}");
     }
 }

@@ -10,6 +10,60 @@ use iot_core::service::RunConfig;
 
 use crate::{DEFAULT_CORS_ORIGINS, HttpConfig, parse_origins};
 
+/// Log output format (`LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One JSON object per line (CloudWatch Logs Insights, Loki).
+    Json,
+    /// Human-readable lines.
+    Pretty,
+}
+
+/// Installs the log subscriber: `format`, filtered by `RUST_LOG` (default `info`), written to
+/// `writer` (the Lambda binary keeps stdout for its metric lines and logs to stderr).
+///
+/// # Errors
+/// A subscriber is already installed.
+pub fn init_logging<W>(format: LogFormat, writer: W) -> Result<(), String>
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    use tracing_subscriber::EnvFilter;
+
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(
+            matches!(format, LogFormat::Pretty)
+                && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        )
+        .with_writer(writer);
+    match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .try_init(),
+        LogFormat::Pretty => builder.try_init(),
+    }
+    .map_err(|e| format!("cannot install the log subscriber: {e}"))
+}
+
+/// Parses a binary's configuration from `args` (the first is the program name) without reading
+/// any environment variable: what tests want, whatever the environment they run in.
+///
+/// # Errors
+/// Invalid arguments.
+pub fn parse_without_env<C, I, T>(args: I) -> Result<C, clap::Error>
+where
+    C: clap::CommandFactory + clap::FromArgMatches,
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let command = C::command().mut_args(|arg| arg.env(None::<&'static str>));
+    C::from_arg_matches(&command.try_get_matches_from(args)?)
+}
+
 /// Capacity, timeouts, CORS, admins and dashboard links.
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct ApiSettings {
