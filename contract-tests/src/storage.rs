@@ -58,6 +58,11 @@ fn query(run: RunId, limit: u32) -> ReadingQuery {
     }
 }
 
+/// Every reading stored for a run (up to 1000), ascending.
+async fn stored_readings(s: &Services, run: RunId) -> Vec<SensorReading> {
+    s.readings.list(query(run, 1000)).await.unwrap().items
+}
+
 async fn all_readings(s: &Services, mut q: ReadingQuery) -> (Vec<SensorReading>, usize) {
     let mut items = Vec::new();
     let mut pages = 0;
@@ -760,15 +765,7 @@ pub async fn a_replayed_reading_returns_the_stored_one(store: &TestStore) {
         .await
         .unwrap();
     assert_eq!(again, Ingested::Replayed(stored));
-    assert_eq!(
-        s.readings
-            .list(query(run.id, 10))
-            .await
-            .unwrap()
-            .items
-            .len(),
-        1
-    );
+    assert_eq!(stored_readings(&s, run.id).await.len(), 1);
 }
 
 /// The same key with a different value is a conflict, and the stored value stays.
@@ -802,7 +799,7 @@ pub async fn a_different_value_under_the_same_key_is_a_conflict(store: &TestStor
         .ingest(&alice, run.id, reading("s1", "humidity", 22.0, Some(&at)))
         .await
         .unwrap();
-    let items = s.readings.list(query(run.id, 10)).await.unwrap().items;
+    let items = stored_readings(&s, run.id).await;
     let temperature = items
         .iter()
         .find(|r| r.kind == ReadingType::Temperature)
@@ -860,7 +857,7 @@ pub async fn server_timestamps_are_unique_per_sensor_and_type(store: &TestStore)
         .await
         .unwrap();
     assert_eq!((outcome.accepted, outcome.duplicates), (2, 0));
-    let items = s.readings.list(query(run.id, 10)).await.unwrap().items;
+    let items = stored_readings(&s, run.id).await;
     let stamps: HashSet<Timestamp> = items.iter().map(|r| r.timestamp).collect();
     assert_eq!((items.len(), stamps.len()), (5, 5));
 }
@@ -897,15 +894,7 @@ pub async fn a_batch_counts_duplicates_and_stores_the_rest(store: &TestStore) {
         .await
         .unwrap();
     assert_eq!((replay.accepted, replay.duplicates), (0, 4));
-    assert_eq!(
-        s.readings
-            .list(query(run.id, 10))
-            .await
-            .unwrap()
-            .items
-            .len(),
-        3
-    );
+    assert_eq!(stored_readings(&s, run.id).await.len(), 3);
 }
 
 /// A batch with one reading conflicting with a stored one stores nothing at all.
@@ -931,15 +920,7 @@ pub async fn a_conflicting_batch_stores_nothing(store: &TestStore) {
         matches!(result, Err(ServiceError::ReadingConflict(_))),
         "{result:?}"
     );
-    assert_eq!(
-        s.readings
-            .list(query(run.id, 1000))
-            .await
-            .unwrap()
-            .items
-            .len(),
-        1
-    );
+    assert_eq!(stored_readings(&s, run.id).await.len(), 1);
 }
 
 /// A key repeated inside one batch with different values is refused before anything is stored.
@@ -957,14 +938,7 @@ pub async fn a_batch_repeating_a_key_with_another_value_is_invalid(store: &TestS
         Err(ServiceError::Invalid(e)) => assert_eq!(e.field, "readings[2]"),
         other => panic!("expected invalid, got {other:?}"),
     }
-    assert!(
-        s.readings
-            .list(query(run.id, 10))
-            .await
-            .unwrap()
-            .items
-            .is_empty()
-    );
+    assert!(stored_readings(&s, run.id).await.is_empty());
 }
 
 /// A batch of 1000 readings (more than one DynamoDB request) is stored whole, and again is all
@@ -1054,14 +1028,7 @@ pub async fn readings_are_refused_unless_the_run_is_running_and_owned(store: &Te
         })
     ));
     for run in [finished.id, running.id] {
-        assert!(
-            s.readings
-                .list(query(run, 10))
-                .await
-                .unwrap()
-                .items
-                .is_empty()
-        );
+        assert!(stored_readings(&s, run).await.is_empty());
     }
 }
 
@@ -1196,7 +1163,7 @@ pub async fn timestamps_and_values_round_trip_exactly(store: &TestStore) {
         let r = NewReading::new("s1", kind, value, Some(at)).unwrap();
         s.readings.ingest(&alice, run.id, r).await.unwrap();
     }
-    let items = s.readings.list(query(run.id, 10)).await.unwrap().items;
+    let items = stored_readings(&s, run.id).await;
     let got: Vec<(String, f64)> = items
         .iter()
         .map(|r| (r.timestamp.to_string(), r.value))
