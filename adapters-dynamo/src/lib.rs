@@ -100,6 +100,11 @@
 //!
 //! Every change of the slot set bumps `version`, so two starts can never both be admitted from
 //! the same snapshot: the check and the insert are one atomic step, in any number of processes.
+//!
+//! The protocol relies on DynamoDB applying each conditional write and each transaction
+//! atomically. moto's threaded server does not (two concurrent conditional updates of one item can
+//! both succeed, which the 32-concurrent-starts scenarios caught about once in ten runs), so the
+//! test scripts serve moto one request at a time (`scripts/lib/moto_server_serial.py`).
 //! `finish_run` updates the run (condition `status = RUNNING AND deadline >= now`) and removes its
 //! slot in one transaction; `expire_runs` does the same for stale slots with the condition
 //! `status = RUNNING AND deadline < now` (a run finished concurrently is left alone and its slot

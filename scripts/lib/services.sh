@@ -26,6 +26,7 @@ IOT_TOOLS_DIR="${IOT_TOOLS_DIR:-$HOME/.cache/iot-playground}"
 # Pid files live here so that another shell (scripts/dev-services stop) can find them.
 _IOT_RUN_DIR="$IOT_TOOLS_DIR/run"
 _IOT_LOG_DIR="$IOT_TOOLS_DIR/logs"
+_IOT_LIB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # Microseconds since the epoch; strip the decimal separator, whatever the locale uses.
 _IOT_T0_US="${EPOCHREALTIME//[!0-9]/}"
 _IOT_APT_UPDATED=0
@@ -216,8 +217,10 @@ ensure_moto() {
     # recorded pid is moto itself and also its process-group id. `$!` would
     # not do: with job control on, setsid forks and `$!` is a pid that exits.
     # shellcheck disable=SC2016 # $$ and $1.. expand in the inner bash
-    setsid -f bash -c 'echo "$$" >"$1"; exec "$2" -H 127.0.0.1 -p "$3"' \
-      moto-launcher "$pidfile" "$venv/bin/moto_server" "$port" \
+    # moto_server_serial.py serves moto one request at a time: the atomicity of each DynamoDB
+    # request, which moto's own threaded server lacks (see the script).
+    setsid -f bash -c 'echo "$$" >"$1"; exec "$2" "$3" -H 127.0.0.1 -p "$4"' \
+      moto-launcher "$pidfile" "$venv/bin/python" "$_IOT_LIB_DIR/moto_server_serial.py" "$port" \
       </dev/null >>"$logfile" 2>&1 ||
       { log "ERROR: could not launch moto_server"; return 1; }
 
