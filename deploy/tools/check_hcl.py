@@ -12,6 +12,8 @@ stands in for the parts of `terraform validate` that need no provider:
    declare;
 3. every `var.X` names a declared variable, every `local.X` a declared local and every
    `module.M.O` a declared module call and one of its outputs, in the folder where it is used;
+   a `moved` block's `to` names a resource declared here or in the called module
+   (`module.M.TYPE.NAME`), and its `from` no longer names a resource of this folder;
 4. every variable and output has a description, every variable a type;
 5. every environment (envs/*) has main.tf, variables.tf, outputs.tf, versions.tf, backend.tf and
    terraform.tfvars.example; its backend is "s3" with encrypt = true and a lock (use_lockfile or
@@ -141,6 +143,17 @@ class Folder:
     def modules(self):
         return list(self.each("module"))
 
+    def resources(self) -> set[str]:
+        """TYPE.NAME of every managed resource of the folder."""
+        return {f"{kind}.{name}" for _, kind, body in self.each("resource") for name in map(unq, body)}
+
+    def moved(self):
+        """(file, from, to) of every moved block, addresses without ${ }."""
+        for f, doc in self.docs.items():
+            for entry in doc.get("moved", []) or []:
+                ends = [str(entry.get(k, "")).removeprefix("${").removesuffix("}") for k in ("from", "to")]
+                yield f, ends[0], ends[1]
+
     def terraform_blocks(self):
         for f, doc in self.docs.items():
             for entry in doc.get("terraform", []) or []:
@@ -190,9 +203,23 @@ def check_folder(folder: Folder, folders: dict[Path, Folder], problems: list[str
             if "default" not in spec and var not in given:
                 problems.append(f"{f}: module {name!r} does not pass required variable {var!r} of {source}")
 
+    # A moved block's ends are resource addresses, not expressions: checked here, not as references.
+    resources = folder.resources()
+    for f, src, dst in ([] if folder.unparsed else folder.moved()):
+        key = re.sub(r"\[[^\]]*\]", "", dst)  # the instance key ([0], ["x"]) does not matter here
+        m = re.fullmatch(r"module\.([A-Za-z_][\w-]*)\.(.+)", key)
+        if m and m.group(1) not in calls:
+            problems.append(f"{f}: moved to {dst}: module.{m.group(1)} is not a local module call of {folder.path.name}/")
+        elif m and m.group(2) not in calls[m.group(1)].resources():
+            problems.append(f"{f}: moved to {dst}: {calls[m.group(1)].path.name}/ declares no {m.group(2)}")
+        elif not m and key not in resources:
+            problems.append(f"{f}: moved to {dst}: {folder.path.name}/ declares no such resource")
+        if re.sub(r"\[[^\]]*\]", "", src) in resources:
+            problems.append(f"{f}: moved from {src}, which {folder.path.name}/ still declares")
+
     # A file that does not parse hides its declarations: reference checks would only add noise.
     for f, text in ([] if folder.unparsed else folder.texts.items()):
-        code = strip_comments(text)
+        code = re.sub(r"\bmoved\s*\{[^{}]*\}", "", strip_comments(text))
         for ref in sorted(set(re.findall(r"\bvar\.([A-Za-z_][\w-]*)", code))):
             if ref not in variables:
                 problems.append(f"{f}: var.{ref} is not declared in {folder.path.name}/")

@@ -8,39 +8,24 @@ locals {
   account_id = data.aws_caller_identity.current.account_id
 }
 
-resource "aws_kms_key" "site" {
-  description             = "${local.name}: UI bucket"
-  enable_key_rotation     = true
-  deletion_window_in_days = 30
+module "site_key" {
+  source = "../../modules/kms_key"
 
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [
-      {
-        Sid       = "AccountAdministersTheKeyThroughIam"
-        Effect    = "Allow"
-        Principal = { AWS = "arn:aws:iam::${local.account_id}:root" }
-        Action    = "kms:*"
-        Resource  = "*"
-      },
-      {
-        # OAC signs S3 requests as CloudFront, which must decrypt the objects it serves.
-        Sid       = "CloudFrontDecryptsForThisAccountsDistributions"
-        Effect    = "Allow"
-        Principal = { Service = "cloudfront.amazonaws.com" }
-        Action    = ["kms:Decrypt"]
-        Resource  = "*"
-        Condition = {
-          StringLike = { "AWS:SourceArn" = "arn:aws:cloudfront::${local.account_id}:distribution/*" }
-        }
-      },
-    ]
-  })
-}
-
-resource "aws_kms_alias" "site" {
-  name          = "alias/${local.name}"
-  target_key_id = aws_kms_key.site.key_id
+  alias       = local.name
+  description = "${local.name}: UI bucket"
+  policy_statements = [
+    {
+      # OAC signs S3 requests as CloudFront, which must decrypt the objects it serves.
+      Sid       = "CloudFrontDecryptsForThisAccountsDistributions"
+      Effect    = "Allow"
+      Principal = { Service = "cloudfront.amazonaws.com" }
+      Action    = ["kms:Decrypt"]
+      Resource  = "*"
+      Condition = {
+        StringLike = { "AWS:SourceArn" = "arn:aws:cloudfront::${local.account_id}:distribution/*" }
+      }
+    },
+  ]
 }
 
 module "cdn" {
@@ -54,5 +39,5 @@ module "cdn" {
   serverless_api_url  = var.serverless_api_url
   grafana_url         = var.grafana_url
   web_acl_id          = var.web_acl_id
-  kms_key_arn         = aws_kms_key.site.arn
+  kms_key_arn         = module.site_key.arn
 }

@@ -39,38 +39,12 @@ locals {
 
 # --- Encryption key ----------------------------------------------------------------------------
 
-resource "aws_kms_key" "main" {
-  description             = "${local.name}: logs, RDS, secrets, ECR"
-  enable_key_rotation     = true
-  deletion_window_in_days = 30
+module "main_key" {
+  source = "../../modules/kms_key"
 
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [
-      {
-        Sid       = "AccountAdministersTheKeyThroughIam"
-        Effect    = "Allow"
-        Principal = { AWS = "arn:aws:iam::${local.account_id}:root" }
-        Action    = "kms:*"
-        Resource  = "*"
-      },
-      {
-        Sid       = "CloudWatchLogsEncryptsThisAccountsLogGroups"
-        Effect    = "Allow"
-        Principal = { Service = "logs.${local.region}.amazonaws.com" }
-        Action    = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
-        Resource  = "*"
-        Condition = {
-          ArnLike = { "kms:EncryptionContext:aws:logs:arn" = "arn:aws:logs:${local.region}:${local.account_id}:log-group:*" }
-        }
-      },
-    ]
-  })
-}
-
-resource "aws_kms_alias" "main" {
-  name          = "alias/${local.name}"
-  target_key_id = aws_kms_key.main.key_id
+  alias                 = local.name
+  description           = "${local.name}: logs, RDS, secrets, ECR"
+  allow_cloudwatch_logs = true
 }
 
 # --- Network -----------------------------------------------------------------------------------
@@ -80,7 +54,7 @@ module "network" {
 
   name               = local.name
   single_nat_gateway = var.single_nat_gateway
-  kms_key_arn        = aws_kms_key.main.arn
+  kms_key_arn        = module.main_key.arn
   log_retention_days = var.log_retention_days
 }
 
@@ -98,7 +72,7 @@ resource "aws_ecr_repository" "this" {
 
   encryption_configuration {
     encryption_type = "KMS"
-    kms_key         = aws_kms_key.main.arn
+    kms_key         = module.main_key.arn
   }
 }
 
@@ -125,7 +99,7 @@ resource "aws_ecr_lifecycle_policy" "this" {
 resource "aws_cloudwatch_log_group" "ecs_exec" {
   name              = "/ecs/${local.name}/exec"
   retention_in_days = var.log_retention_days
-  kms_key_id        = aws_kms_key.main.arn
+  kms_key_id        = module.main_key.arn
 }
 
 resource "aws_ecs_cluster" "this" {
@@ -138,7 +112,7 @@ resource "aws_ecs_cluster" "this" {
 
   configuration {
     execute_command_configuration {
-      kms_key_id = aws_kms_key.main.arn
+      kms_key_id = module.main_key.arn
       logging    = "OVERRIDE"
 
       log_configuration {
@@ -176,7 +150,7 @@ module "rds" {
   instance_class      = var.db_instance_class
   multi_az            = var.db_multi_az
   deletion_protection = var.deletion_protection
-  kms_key_arn         = aws_kms_key.main.arn
+  kms_key_arn         = module.main_key.arn
   log_retention_days  = var.log_retention_days
   allowed_security_group_ids = {
     "app-ecs tasks" = module.app.security_group_id
@@ -195,7 +169,7 @@ module "alb" {
   oidc               = var.oidc == null ? null : { for k, v in var.oidc : k => v if k != "claim" }
   oidc_client_secret = var.oidc_client_secret
   enable_waf         = var.enable_waf
-  kms_key_arn        = aws_kms_key.main.arn
+  kms_key_arn        = module.main_key.arn
   log_retention_days = var.log_retention_days
 
   deletion_protection = var.deletion_protection
@@ -274,7 +248,7 @@ module "app" {
   }
   # app-ecs calls no AWS API itself: its task role has no permissions.
   task_role_policy_json = null
-  kms_key_arn           = aws_kms_key.main.arn
+  kms_key_arn           = module.main_key.arn
   log_retention_days    = var.log_retention_days
 }
 
@@ -299,6 +273,6 @@ module "observability" {
   alb_security_group_id            = module.alb.security_group_id
   grafana_log_group_arns           = ["arn:aws:logs:${local.region}:${local.account_id}:log-group:/aws/lambda/${var.project}-*"]
   cpu_architecture                 = var.cpu_architecture
-  kms_key_arn                      = aws_kms_key.main.arn
+  kms_key_arn                      = module.main_key.arn
   log_retention_days               = var.log_retention_days
 }

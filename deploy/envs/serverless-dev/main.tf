@@ -4,48 +4,16 @@
 #   EventBridge rate(1 minute) ─→ app-lambda (timeout sweep)
 #   app-lambda stdout (EMF) ─→ CloudWatch Logs ─→ metrics IoTPlayground/Sensors
 
-data "aws_caller_identity" "current" {}
-
-data "aws_region" "current" {}
-
 locals {
-  name       = "${var.project}-${var.environment}"
-  account_id = data.aws_caller_identity.current.account_id
-  region     = data.aws_region.current.region
+  name = "${var.project}-${var.environment}"
 }
 
-resource "aws_kms_key" "main" {
-  description             = "${local.name}: DynamoDB tables, Lambda environment, logs"
-  enable_key_rotation     = true
-  deletion_window_in_days = 30
+module "serverless_key" {
+  source = "../../modules/kms_key"
 
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [
-      {
-        Sid       = "AccountAdministersTheKeyThroughIam"
-        Effect    = "Allow"
-        Principal = { AWS = "arn:aws:iam::${local.account_id}:root" }
-        Action    = "kms:*"
-        Resource  = "*"
-      },
-      {
-        Sid       = "CloudWatchLogsEncryptsThisAccountsLogGroups"
-        Effect    = "Allow"
-        Principal = { Service = "logs.${local.region}.amazonaws.com" }
-        Action    = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
-        Resource  = "*"
-        Condition = {
-          ArnLike = { "kms:EncryptionContext:aws:logs:arn" = "arn:aws:logs:${local.region}:${local.account_id}:log-group:*" }
-        }
-      },
-    ]
-  })
-}
-
-resource "aws_kms_alias" "main" {
-  name          = "alias/${local.name}"
-  target_key_id = aws_kms_key.main.key_id
+  alias                 = local.name
+  description           = "${local.name}: DynamoDB tables, Lambda environment, logs"
+  allow_cloudwatch_logs = true
 }
 
 module "dynamodb" {
@@ -53,7 +21,7 @@ module "dynamodb" {
 
   runs_table_name     = var.runs_table_name
   readings_table_name = var.readings_table_name
-  kms_key_arn         = aws_kms_key.main.arn
+  kms_key_arn         = module.serverless_key.arn
   deletion_protection = var.deletion_protection
 }
 
@@ -84,6 +52,6 @@ module "api" {
     audience = var.jwt_audience
     claim    = var.jwt_claim
   }
-  kms_key_arn        = aws_kms_key.main.arn
+  kms_key_arn        = module.serverless_key.arn
   log_retention_days = var.log_retention_days
 }

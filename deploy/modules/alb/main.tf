@@ -10,125 +10,29 @@ data "aws_elb_service_account" "this" {}
 
 # --- Access logs -------------------------------------------------------------------------------
 
-resource "aws_s3_bucket" "logs" {
-  #checkov:skip=CKV_AWS_145:ALB access logs can only be delivered to buckets encrypted with SSE-S3, not SSE-KMS
-  #checkov:skip=CKV_AWS_144:access logs are disposable diagnostics; cross-region replication would double their cost
-  #checkov:skip=CKV_AWS_18:this is the log bucket; logging it into itself would loop
-  #checkov:skip=CKV2_AWS_62:nothing consumes events of access log objects
-  bucket_prefix = "${var.name}-alb-logs-"
-  force_destroy = var.force_destroy_logs
+module "access_logs" {
+  source = "../log_bucket"
+
+  bucket_prefix     = "${var.name}-alb-logs-"
+  retention_days    = var.access_log_retention_days
+  lifecycle_rule_id = "expire-access-logs"
+  force_destroy     = var.force_destroy_logs
+  delivery_statements = [
+    {
+      sid                   = "ElbLogDeliveryLegacyRegions"
+      key_prefix            = "AWSLogs/${data.aws_caller_identity.current.account_id}/"
+      principal_type        = "AWS"
+      principal_identifiers = [data.aws_elb_service_account.this.arn]
+    },
+    {
+      sid                   = "ElbLogDelivery"
+      key_prefix            = "AWSLogs/${data.aws_caller_identity.current.account_id}/"
+      principal_type        = "Service"
+      principal_identifiers = ["logdelivery.elasticloadbalancing.amazonaws.com"]
+    },
+  ]
 
   tags = var.tags
-}
-
-resource "aws_s3_bucket_ownership_controls" "logs" {
-  bucket = aws_s3_bucket.logs.id
-
-  rule {
-    object_ownership = "BucketOwnerEnforced"
-  }
-}
-
-resource "aws_s3_bucket_public_access_block" "logs" {
-  bucket = aws_s3_bucket.logs.id
-
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
-}
-
-resource "aws_s3_bucket_versioning" "logs" {
-  bucket = aws_s3_bucket.logs.id
-
-  versioning_configuration {
-    status = "Enabled"
-  }
-}
-
-resource "aws_s3_bucket_server_side_encryption_configuration" "logs" {
-  bucket = aws_s3_bucket.logs.id
-
-  rule {
-    apply_server_side_encryption_by_default {
-      sse_algorithm = "AES256"
-    }
-  }
-}
-
-resource "aws_s3_bucket_lifecycle_configuration" "logs" {
-  bucket = aws_s3_bucket.logs.id
-
-  rule {
-    id     = "expire-access-logs"
-    status = "Enabled"
-
-    filter {}
-
-    expiration {
-      days = var.access_log_retention_days
-    }
-
-    noncurrent_version_expiration {
-      noncurrent_days = 7
-    }
-
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 1
-    }
-  }
-}
-
-data "aws_iam_policy_document" "logs" {
-  statement {
-    sid       = "ElbLogDeliveryLegacyRegions"
-    actions   = ["s3:PutObject"]
-    resources = ["${aws_s3_bucket.logs.arn}/AWSLogs/${data.aws_caller_identity.current.account_id}/*"]
-
-    principals {
-      type        = "AWS"
-      identifiers = [data.aws_elb_service_account.this.arn]
-    }
-  }
-
-  statement {
-    sid       = "ElbLogDelivery"
-    actions   = ["s3:PutObject"]
-    resources = ["${aws_s3_bucket.logs.arn}/AWSLogs/${data.aws_caller_identity.current.account_id}/*"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["logdelivery.elasticloadbalancing.amazonaws.com"]
-    }
-  }
-
-  statement {
-    sid     = "DenyInsecureTransport"
-    effect  = "Deny"
-    actions = ["s3:*"]
-    resources = [
-      aws_s3_bucket.logs.arn,
-      "${aws_s3_bucket.logs.arn}/*",
-    ]
-
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
-}
-
-resource "aws_s3_bucket_policy" "logs" {
-  bucket = aws_s3_bucket.logs.id
-  policy = data.aws_iam_policy_document.logs.json
-
-  depends_on = [aws_s3_bucket_public_access_block.logs]
 }
 
 # --- Security group ----------------------------------------------------------------------------
@@ -194,14 +98,15 @@ resource "aws_lb" "this" {
   idle_timeout               = 60
 
   access_logs {
-    bucket  = aws_s3_bucket.logs.id
+    bucket  = module.access_logs.id
     prefix  = ""
     enabled = true
   }
 
   tags = var.tags
 
-  depends_on = [aws_s3_bucket_policy.logs]
+  # The bucket policy must let ELB write before the load balancer is created.
+  depends_on = [module.access_logs]
 }
 
 resource "aws_lb_target_group" "this" {

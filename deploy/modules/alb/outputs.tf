@@ -30,7 +30,7 @@ output "target_group_arns" {
 
 output "access_log_bucket" {
   description = "Bucket holding the access logs."
-  value       = aws_s3_bucket.logs.id
+  value       = module.access_logs.id
 }
 
 output "web_acl_arn" {

@@ -40,128 +40,37 @@ locals {
 
 # --- Log bucket (S3 server access logs and CloudFront standard logs) ----------------------------
 
-resource "aws_s3_bucket" "logs" {
-  #checkov:skip=CKV_AWS_145:S3 server access logs and CloudFront standard logs can only be delivered to SSE-S3 buckets
-  #checkov:skip=CKV_AWS_144:access logs are disposable diagnostics; cross-region replication would double their cost
-  #checkov:skip=CKV2_AWS_62:nothing consumes events of log objects
-  bucket_prefix = "${var.name}-logs-"
-  force_destroy = var.force_destroy
+# CloudFront standard logging writes through an ACL grant (to the awslogsdelivery account), so
+# this bucket keeps ACLs enabled; public ACLs stay blocked.
+module "logs" {
+  source = "../log_bucket"
+
+  bucket_prefix    = "${var.name}-logs-"
+  retention_days   = var.log_retention_days
+  acl_log_delivery = true
+  force_destroy    = var.force_destroy
+  delivery_statements = [
+    {
+      sid                   = "S3ServerAccessLogs"
+      key_prefix            = "s3/"
+      principal_type        = "Service"
+      principal_identifiers = ["logging.s3.amazonaws.com"]
+      conditions = [
+        {
+          test     = "ArnLike"
+          variable = "aws:SourceArn"
+          values   = [aws_s3_bucket.site.arn]
+        },
+        {
+          test     = "StringEquals"
+          variable = "aws:SourceAccount"
+          values   = [data.aws_caller_identity.current.account_id]
+        },
+      ]
+    },
+  ]
 
   tags = var.tags
-}
-
-# CloudFront standard logging writes through an ACL grant (to the awslogsdelivery account), so
-# this bucket keeps ACLs enabled; public ACLs stay blocked below.
-resource "aws_s3_bucket_ownership_controls" "logs" {
-  #checkov:skip=CKV2_AWS_65:CloudFront standard logging delivers through an ACL grant to its log delivery account, so ACLs must stay enabled on this log bucket; public ACLs are blocked
-  bucket = aws_s3_bucket.logs.id
-
-  rule {
-    object_ownership = "BucketOwnerPreferred"
-  }
-}
-
-resource "aws_s3_bucket_public_access_block" "logs" {
-  bucket = aws_s3_bucket.logs.id
-
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
-}
-
-resource "aws_s3_bucket_versioning" "logs" {
-  bucket = aws_s3_bucket.logs.id
-
-  versioning_configuration {
-    status = "Enabled"
-  }
-}
-
-resource "aws_s3_bucket_server_side_encryption_configuration" "logs" {
-  bucket = aws_s3_bucket.logs.id
-
-  rule {
-    apply_server_side_encryption_by_default {
-      sse_algorithm = "AES256"
-    }
-  }
-}
-
-resource "aws_s3_bucket_lifecycle_configuration" "logs" {
-  bucket = aws_s3_bucket.logs.id
-
-  rule {
-    id     = "expire-logs"
-    status = "Enabled"
-
-    filter {}
-
-    expiration {
-      days = var.log_retention_days
-    }
-
-    noncurrent_version_expiration {
-      noncurrent_days = 7
-    }
-
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 1
-    }
-  }
-}
-
-data "aws_iam_policy_document" "logs" {
-  statement {
-    sid       = "S3ServerAccessLogs"
-    actions   = ["s3:PutObject"]
-    resources = ["${aws_s3_bucket.logs.arn}/s3/*"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["logging.s3.amazonaws.com"]
-    }
-
-    condition {
-      test     = "ArnLike"
-      variable = "aws:SourceArn"
-      values   = [aws_s3_bucket.site.arn]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [data.aws_caller_identity.current.account_id]
-    }
-  }
-
-  statement {
-    sid     = "DenyInsecureTransport"
-    effect  = "Deny"
-    actions = ["s3:*"]
-    resources = [
-      aws_s3_bucket.logs.arn,
-      "${aws_s3_bucket.logs.arn}/*",
-    ]
-
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
-}
-
-resource "aws_s3_bucket_policy" "logs" {
-  bucket = aws_s3_bucket.logs.id
-  policy = data.aws_iam_policy_document.logs.json
-
-  depends_on = [aws_s3_bucket_public_access_block.logs]
 }
 
 # --- Site bucket -------------------------------------------------------------------------------
@@ -233,7 +142,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "site" {
 
 resource "aws_s3_bucket_logging" "site" {
   bucket        = aws_s3_bucket.site.id
-  target_bucket = aws_s3_bucket.logs.id
+  target_bucket = module.logs.id
   target_prefix = "s3/"
 }
 
@@ -436,14 +345,15 @@ resource "aws_cloudfront_distribution" "this" {
   }
 
   logging_config {
-    bucket          = aws_s3_bucket.logs.bucket_domain_name
+    bucket          = module.logs.bucket_domain_name
     prefix          = "cloudfront/"
     include_cookies = false
   }
 
   tags = var.tags
 
-  depends_on = [aws_s3_bucket_ownership_controls.logs]
+  # Standard logging needs the log bucket's ACLs enabled first.
+  depends_on = [module.logs]
 }
 
 resource "aws_route53_record" "alias" {

@@ -4,8 +4,6 @@
 
 data "aws_region" "current" {}
 
-data "aws_caller_identity" "current" {}
-
 locals {
   container = merge(
     {
@@ -66,36 +64,6 @@ resource "aws_cloudwatch_log_group" "this" {
 
 # --- IAM ---------------------------------------------------------------------------------------
 
-data "aws_iam_policy_document" "ecs_tasks_assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["ecs-tasks.amazonaws.com"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [data.aws_caller_identity.current.account_id]
-    }
-  }
-}
-
-# Execution role: used by the ECS agent to pull the image, write logs and inject secrets.
-resource "aws_iam_role" "execution" {
-  name_prefix        = "${substr(var.name, 0, 20)}-exec-"
-  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
-
-  tags = var.tags
-}
-
-resource "aws_iam_role_policy_attachment" "execution" {
-  role       = aws_iam_role.execution.name
-  policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
-}
-
 data "aws_iam_policy_document" "execution_secrets" {
   count = length(var.secret_arns) > 0 ? 1 : 0
 
@@ -118,28 +86,29 @@ data "aws_iam_policy_document" "execution_secrets" {
   }
 }
 
-resource "aws_iam_role_policy" "execution_secrets" {
-  count = length(var.secret_arns) > 0 ? 1 : 0
+# Execution role: used by the ECS agent to pull the image, write logs and inject secrets.
+module "execution_role" {
+  source = "../service_role"
 
-  name   = "read-task-secrets"
-  role   = aws_iam_role.execution.id
-  policy = data.aws_iam_policy_document.execution_secrets[0].json
-}
-
-# Task role: what the application may call. Nothing unless the caller grants it.
-resource "aws_iam_role" "task" {
-  name_prefix        = "${substr(var.name, 0, 20)}-task-"
-  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+  name_prefix         = "${substr(var.name, 0, 20)}-exec-"
+  service             = "ecs-tasks.amazonaws.com"
+  managed_policy_arns = ["arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"]
+  inline_policies = length(var.secret_arns) > 0 ? {
+    "read-task-secrets" = data.aws_iam_policy_document.execution_secrets[0].json
+  } : {}
 
   tags = var.tags
 }
 
-resource "aws_iam_role_policy" "task" {
-  count = var.task_role_policy_json == null ? 0 : 1
+# Task role: what the application may call. Nothing unless the caller grants it.
+module "task_role" {
+  source = "../service_role"
 
-  name   = "application"
-  role   = aws_iam_role.task.id
-  policy = var.task_role_policy_json
+  name_prefix     = "${substr(var.name, 0, 20)}-task-"
+  service         = "ecs-tasks.amazonaws.com"
+  inline_policies = var.task_role_policy_json == null ? {} : { application = var.task_role_policy_json }
+
+  tags = var.tags
 }
 
 # --- Network -----------------------------------------------------------------------------------
@@ -207,8 +176,8 @@ resource "aws_ecs_task_definition" "this" {
   network_mode             = "awsvpc"
   cpu                      = var.cpu
   memory                   = var.memory
-  execution_role_arn       = aws_iam_role.execution.arn
-  task_role_arn            = aws_iam_role.task.arn
+  execution_role_arn       = module.execution_role.arn
+  task_role_arn            = module.task_role.arn
   container_definitions    = jsonencode([local.container])
 
   runtime_platform {

@@ -10,12 +10,12 @@ output "security_group_id" {
 
 output "task_role_arn" {
   description = "Role the application runs with."
-  value       = aws_iam_role.task.arn
+  value       = module.task_role.arn
 }
 
 output "execution_role_arn" {
   description = "Role the ECS agent uses (image pull, logs, secrets)."
-  value       = aws_iam_role.execution.arn
+  value       = module.execution_role.arn
 }
 
 output "log_group_name" {

@@ -2,8 +2,6 @@
 # tables, X-Ray tracing, reserved concurrency, CORS allow-list, throttling, access logs, optional
 # JWT authorizer, and an EventBridge schedule for the timeout sweep.
 
-data "aws_caller_identity" "current" {}
-
 data "aws_region" "current" {}
 
 locals {
@@ -49,30 +47,6 @@ resource "aws_cloudwatch_log_group" "api_access" {
 }
 
 # --- IAM ---------------------------------------------------------------------------------------
-
-data "aws_iam_policy_document" "assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["lambda.amazonaws.com"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [data.aws_caller_identity.current.account_id]
-    }
-  }
-}
-
-resource "aws_iam_role" "function" {
-  name_prefix        = "${substr(var.name, 0, 24)}-fn-"
-  assume_role_policy = data.aws_iam_policy_document.assume.json
-
-  tags = var.tags
-}
 
 # Exactly the calls adapters-dynamo makes: no Scan, no CreateTable (tables come from Terraform),
 # no DeleteItem. TransactWriteItems is authorized through the PutItem/UpdateItem actions of its
@@ -128,15 +102,15 @@ data "aws_iam_policy_document" "function" {
   }
 }
 
-resource "aws_iam_role_policy" "function" {
-  name   = "app-lambda"
-  role   = aws_iam_role.function.id
-  policy = data.aws_iam_policy_document.function.json
-}
+module "function_role" {
+  source = "../service_role"
 
-resource "aws_iam_role_policy_attachment" "xray" {
-  role       = aws_iam_role.function.name
-  policy_arn = "arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess"
+  name_prefix         = "${substr(var.name, 0, 24)}-fn-"
+  service             = "lambda.amazonaws.com"
+  inline_policies     = { "app-lambda" = data.aws_iam_policy_document.function.json }
+  managed_policy_arns = ["arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess"]
+
+  tags = var.tags
 }
 
 # --- Function ----------------------------------------------------------------------------------
@@ -147,7 +121,7 @@ resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_272:the zip is built by cargo lambda in CI and deployed by Terraform from the same pipeline; AWS Signer code signing is not set up for this playground
   function_name                  = var.name
   description                    = "iot-playground API (app-lambda) on DynamoDB"
-  role                           = aws_iam_role.function.arn
+  role                           = module.function_role.arn
   runtime                        = "provided.al2023"
   handler                        = "bootstrap"
   architectures                  = [var.architecture]
@@ -173,10 +147,8 @@ resource "aws_lambda_function" "this" {
 
   tags = var.tags
 
-  depends_on = [
-    aws_iam_role_policy.function,
-    aws_iam_role_policy_attachment.xray,
-  ]
+  # The role's policies must be in place before the function first runs.
+  depends_on = [module.function_role]
 
   lifecycle {
     precondition {

@@ -13,8 +13,6 @@ data "aws_availability_zones" "available" {
   }
 }
 
-data "aws_caller_identity" "current" {}
-
 locals {
   azs       = sort(data.aws_availability_zones.available.names)
   az_count  = length(var.az_suffixes)
@@ -144,30 +142,6 @@ resource "aws_cloudwatch_log_group" "flow_logs" {
   tags = var.tags
 }
 
-data "aws_iam_policy_document" "flow_logs_assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["vpc-flow-logs.amazonaws.com"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [data.aws_caller_identity.current.account_id]
-    }
-  }
-}
-
-resource "aws_iam_role" "flow_logs" {
-  name_prefix        = "${var.name}-flow-logs-"
-  assume_role_policy = data.aws_iam_policy_document.flow_logs_assume.json
-
-  tags = var.tags
-}
-
 data "aws_iam_policy_document" "flow_logs" {
   statement {
     actions = [
@@ -179,10 +153,14 @@ data "aws_iam_policy_document" "flow_logs" {
   }
 }
 
-resource "aws_iam_role_policy" "flow_logs" {
-  name   = "write-flow-logs"
-  role   = aws_iam_role.flow_logs.id
-  policy = data.aws_iam_policy_document.flow_logs.json
+module "flow_logs_role" {
+  source = "../service_role"
+
+  name_prefix     = "${var.name}-flow-logs-"
+  service         = "vpc-flow-logs.amazonaws.com"
+  inline_policies = { "write-flow-logs" = data.aws_iam_policy_document.flow_logs.json }
+
+  tags = var.tags
 }
 
 resource "aws_flow_log" "this" {
@@ -190,7 +168,7 @@ resource "aws_flow_log" "this" {
   traffic_type         = "ALL"
   log_destination_type = "cloud-watch-logs"
   log_destination      = aws_cloudwatch_log_group.flow_logs.arn
-  iam_role_arn         = aws_iam_role.flow_logs.arn
+  iam_role_arn         = module.flow_logs_role.arn
 
   tags = var.tags
 }

@@ -2,8 +2,6 @@
 # password generated and rotated by RDS in Secrets Manager, IAM authentication, backups, deletion
 # protection, enhanced monitoring, Performance Insights and logs exported to CloudWatch.
 
-data "aws_caller_identity" "current" {}
-
 locals {
   family = "postgres${split(".", var.engine_version)[0]}"
 }
@@ -88,33 +86,14 @@ resource "aws_cloudwatch_log_group" "this" {
   tags = var.tags
 }
 
-data "aws_iam_policy_document" "monitoring_assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
+module "monitoring_role" {
+  source = "../service_role"
 
-    principals {
-      type        = "Service"
-      identifiers = ["monitoring.rds.amazonaws.com"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [data.aws_caller_identity.current.account_id]
-    }
-  }
-}
-
-resource "aws_iam_role" "monitoring" {
-  name_prefix        = "${substr(var.name, 0, 20)}-rds-mon-"
-  assume_role_policy = data.aws_iam_policy_document.monitoring_assume.json
+  name_prefix         = "${substr(var.name, 0, 20)}-rds-mon-"
+  service             = "monitoring.rds.amazonaws.com"
+  managed_policy_arns = ["arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"]
 
   tags = var.tags
-}
-
-resource "aws_iam_role_policy_attachment" "monitoring" {
-  role       = aws_iam_role.monitoring.name
-  policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
 }
 
 resource "aws_db_instance" "this" {
@@ -157,7 +136,7 @@ resource "aws_db_instance" "this" {
   apply_immediately           = false
 
   monitoring_interval = 60
-  monitoring_role_arn = aws_iam_role.monitoring.arn
+  monitoring_role_arn = module.monitoring_role.arn
 
   performance_insights_enabled          = true
   performance_insights_kms_key_id       = var.kms_key_arn
@@ -169,6 +148,6 @@ resource "aws_db_instance" "this" {
 
   depends_on = [
     aws_cloudwatch_log_group.this,
-    aws_iam_role_policy_attachment.monitoring,
+    module.monitoring_role,
   ]
 }
