@@ -246,10 +246,10 @@ impl ReadingStore for DynamoStore {
         ))
     }
 
-    async fn latest_readings(
+    async fn latest_readings<'s>(
         &self,
         run_id: RunId,
-        sensor_id: Option<&SensorId>,
+        sensor_id: Option<&'s SensorId>,
         limit: u32,
     ) -> Result<Vec<SensorReading>, StoreError> {
         let mut spec = QuerySpec::new(&self.readings_table, "#pk = :pk")

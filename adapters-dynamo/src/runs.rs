@@ -402,10 +402,10 @@ impl RunStore for DynamoStore {
         Ok(Page::from_overfetch(runs, query.limit, Run::cursor))
     }
 
-    async fn running_runs(
+    async fn running_runs<'u>(
         &self,
         now: Timestamp,
-        user: Option<&Username>,
+        user: Option<&'u Username>,
     ) -> Result<Vec<Run>, StoreError> {
         let capacity = self.read_capacity().await?;
         let ids: Vec<RunId> = capacity
@@ -423,10 +423,10 @@ impl RunStore for DynamoStore {
         Ok(runs)
     }
 
-    async fn count_running(
+    async fn count_running<'u>(
         &self,
         now: Timestamp,
-        user: Option<&Username>,
+        user: Option<&'u Username>,
     ) -> Result<RunningCount, StoreError> {
         let capacity = self.read_capacity().await?;
         Ok(RunningCount {

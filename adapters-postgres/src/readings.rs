@@ -266,10 +266,10 @@ impl ReadingStore for PgStore {
         ))
     }
 
-    async fn latest_readings(
+    async fn latest_readings<'s>(
         &self,
         run_id: RunId,
-        sensor_id: Option<&SensorId>,
+        sensor_id: Option<&'s SensorId>,
         limit: u32,
     ) -> Result<Vec<SensorReading>, StoreError> {
         let mut sql: QueryBuilder<'_, Postgres> = QueryBuilder::new(format!(

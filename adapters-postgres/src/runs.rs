@@ -139,10 +139,10 @@ impl RunStore for PgStore {
         ))
     }
 
-    async fn running_runs(
+    async fn running_runs<'u>(
         &self,
         now: Timestamp,
-        user: Option<&Username>,
+        user: Option<&'u Username>,
     ) -> Result<Vec<Run>, StoreError> {
         let mut sql: QueryBuilder<'_, Postgres> = QueryBuilder::new(format!(
             "SELECT {RUN_COLUMNS} FROM runs WHERE {HOLDS_CAPACITY}"
@@ -160,10 +160,10 @@ impl RunStore for PgStore {
         rows::runs(&found)
     }
 
-    async fn count_running(
+    async fn count_running<'u>(
         &self,
         now: Timestamp,
-        user: Option<&Username>,
+        user: Option<&'u Username>,
     ) -> Result<RunningCount, StoreError> {
         let row = sqlx::query(
             "SELECT count(*) AS global, count(*) FILTER (WHERE username = $2) AS mine \

@@ -110,10 +110,10 @@ impl RunStore for InMemoryStore {
         Ok(Page::from_overfetch(runs, query.limit, Run::cursor))
     }
 
-    async fn running_runs(
+    async fn running_runs<'u>(
         &self,
         now: Timestamp,
-        user: Option<&Username>,
+        user: Option<&'u Username>,
     ) -> Result<Vec<Run>, StoreError> {
         let state = self.lock();
         let mut runs: Vec<Run> = state
@@ -126,10 +126,10 @@ impl RunStore for InMemoryStore {
         Ok(runs)
     }
 
-    async fn count_running(
+    async fn count_running<'u>(
         &self,
         now: Timestamp,
-        user: Option<&Username>,
+        user: Option<&'u Username>,
     ) -> Result<RunningCount, StoreError> {
         let state = self.lock();
         let running = || state.runs.values().filter(|r| r.is_running_at(now));
@@ -233,10 +233,10 @@ impl ReadingStore for InMemoryStore {
         ))
     }
 
-    async fn latest_readings(
+    async fn latest_readings<'s>(
         &self,
         run_id: RunId,
-        sensor_id: Option<&SensorId>,
+        sensor_id: Option<&'s SensorId>,
         limit: u32,
     ) -> Result<Vec<SensorReading>, StoreError> {
         let state = self.lock();

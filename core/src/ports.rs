@@ -117,6 +117,7 @@ pub struct Finish {
 }
 
 /// Storage of runs.
+#[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait RunStore: Send + Sync {
     /// Stores `run` (status `RUNNING`) if capacity allows.
@@ -163,20 +164,20 @@ pub trait RunStore: Send + Sync {
     ///
     /// # Errors
     /// `Unavailable`/`Internal` on store failures.
-    async fn running_runs(
+    async fn running_runs<'u>(
         &self,
         now: Timestamp,
-        user: Option<&Username>,
+        user: Option<&'u Username>,
     ) -> Result<Vec<Run>, StoreError>;
 
     /// How many runs hold capacity at `now`, overall and for `user` when given.
     ///
     /// # Errors
     /// `Unavailable`/`Internal` on store failures.
-    async fn count_running(
+    async fn count_running<'u>(
         &self,
         now: Timestamp,
-        user: Option<&Username>,
+        user: Option<&'u Username>,
     ) -> Result<RunningCount, StoreError>;
 
     /// Applies `finish` to run `id` only if it is stored `RUNNING` with `deadline >= now`, atomically
@@ -209,6 +210,7 @@ pub trait RunStore: Send + Sync {
 }
 
 /// Storage of readings.
+#[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait ReadingStore: Send + Sync {
     /// Stores `reading` unless its key `(runId, sensorId, type, timestamp)` is taken, atomically.
@@ -243,10 +245,10 @@ pub trait ReadingStore: Send + Sync {
     ///
     /// # Errors
     /// `Unavailable`/`Internal` on store failures.
-    async fn latest_readings(
+    async fn latest_readings<'s>(
         &self,
         run_id: RunId,
-        sensor_id: Option<&SensorId>,
+        sensor_id: Option<&'s SensorId>,
         limit: u32,
     ) -> Result<Vec<SensorReading>, StoreError>;
 
@@ -259,12 +261,14 @@ pub trait ReadingStore: Send + Sync {
 }
 
 /// The time source; tests use a settable clock.
+#[cfg_attr(test, mockall::automock)]
 pub trait Clock: Send + Sync {
     /// The current instant, in microseconds.
     fn now(&self) -> Timestamp;
 }
 
 /// Source of new run ids.
+#[cfg_attr(test, mockall::automock)]
 pub trait IdGenerator: Send + Sync {
     /// A fresh, unique id.
     fn new_run_id(&self) -> RunId;
@@ -274,6 +278,7 @@ pub trait IdGenerator: Send + Sync {
 ///
 /// Called once per request with everything the request did, so an adapter can aggregate a batch
 /// into one record. Implementations MUST NOT block.
+#[cfg_attr(test, mockall::automock)]
 pub trait Metrics: Send + Sync {
     /// Readings newly stored by one request (replays excluded).
     fn readings_ingested(&self, readings: &[SensorReading]);

@@ -890,3 +890,289 @@ impl ReadingService {
         Ok(timed(self.metrics(), "summarize", self.readings.summarize(run_id)).await?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Service rules in isolation, with mocked ports: what the services ask of the stores and
+    //! what they make of the answers. Store behaviour itself is the contract suite's business.
+
+    use std::sync::Arc;
+
+    use mockall::predicate::always;
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::error::CapacityExhausted;
+    use crate::ports::{MockClock, MockIdGenerator, MockMetrics, MockReadingStore, MockRunStore};
+
+    const NOW: i64 = 1_800_000_000_000_000;
+
+    fn now() -> Timestamp {
+        Timestamp::from_unix_micros(NOW).unwrap()
+    }
+
+    fn alice() -> Username {
+        Username::parse("alice").unwrap()
+    }
+
+    fn run_id() -> RunId {
+        RunId::from_uuid(Uuid::from_u128(7))
+    }
+
+    fn clock() -> MockClock {
+        let mut clock = MockClock::new();
+        clock.expect_now().returning(now);
+        clock
+    }
+
+    fn quiet_metrics() -> MockMetrics {
+        let mut metrics = MockMetrics::new();
+        metrics.expect_store_call().returning(|_, _, _| ());
+        metrics
+    }
+
+    fn service(runs: MockRunStore, metrics: MockMetrics) -> RunService {
+        let mut ids = MockIdGenerator::new();
+        ids.expect_new_run_id().returning(run_id);
+        RunService::new(
+            Arc::new(runs),
+            Arc::new(metrics),
+            Arc::new(clock()),
+            Arc::new(ids),
+            RunConfig::default(),
+        )
+    }
+
+    fn running(owner: &str) -> Run {
+        Run {
+            id: run_id(),
+            username: Username::parse(owner).unwrap(),
+            status: RunStatus::Running,
+            started_at: now().plus_micros(-10_000_000),
+            finished_at: None,
+            deadline: now().plus_micros(170_000_000),
+            duration_secs: 60,
+            interval_secs: 1.0,
+            sensor_ids: vec![SensorId::parse("s1").unwrap()],
+            error_message: None,
+            grafana_url: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_start_stores_a_running_run_due_at_duration_plus_grace_and_counts_it() {
+        let mut runs = MockRunStore::new();
+        runs.expect_create_run()
+            .withf(|run, limits, at| {
+                run.status == RunStatus::Running
+                    && run.deadline == now().plus_micros((60 + 120) * 1_000_000)
+                    && limits.global == 5
+                    && *at == now()
+            })
+            .times(1)
+            .returning(|_, _, _| Ok(Admission::Admitted));
+        let mut metrics = quiet_metrics();
+        metrics.expect_run_started().times(1).returning(|_| ());
+        let start = StartRun::new(vec!["s1".into()], Some(60), None).unwrap();
+        let run = service(runs, metrics).start(&alice(), start).await.unwrap();
+        assert_eq!((run.id, run.interval_secs), (run_id(), 5.0));
+    }
+
+    #[tokio::test]
+    async fn a_refused_start_says_when_to_retry_from_the_soonest_running_end() {
+        let mut runs = MockRunStore::new();
+        runs.expect_create_run().returning(|_, _, _| {
+            Ok(Admission::Refused(CapacityExhausted {
+                scope: CapacityScope::Global,
+                current_running: 5,
+                max_allowed: 5,
+            }))
+        });
+        // Started 10 s ago for 60 s: due in 50 s.
+        runs.expect_running_runs()
+            .withf(|at, user| *at == now() && user.is_none())
+            .returning(|_, _| Ok(vec![running("bob")]));
+        let start = StartRun::new(vec!["s1".into()], Some(60), None).unwrap();
+        let err = service(runs, quiet_metrics()).start(&alice(), start).await;
+        assert!(
+            matches!(
+                err,
+                Err(ServiceError::CapacityExhausted {
+                    retry_after_secs: 50,
+                    ..
+                })
+            ),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn another_users_finish_never_reaches_the_store() {
+        let mut runs = MockRunStore::new();
+        runs.expect_get_run()
+            .returning(|_| Ok(Some(running("bob"))));
+        runs.expect_finish_run().never();
+        let err = service(runs, quiet_metrics())
+            .finish(&alice(), run_id(), FinishRun::success())
+            .await;
+        assert_eq!(err, Err(ServiceError::RunNotFound(run_id())));
+    }
+
+    #[tokio::test]
+    async fn a_finish_that_loses_a_race_reports_the_winners_status() {
+        let mut runs = MockRunStore::new();
+        let mut reads = 0;
+        runs.expect_get_run().returning(move |_| {
+            reads += 1;
+            let mut run = running("alice");
+            if reads > 1 {
+                run.status = RunStatus::Canceled;
+            }
+            Ok(Some(run))
+        });
+        runs.expect_finish_run()
+            .times(1)
+            .returning(|_, _, _| Ok(None));
+        let mut metrics = quiet_metrics();
+        metrics.expect_run_finished().never();
+        let err = service(runs, metrics)
+            .finish(&alice(), run_id(), FinishRun::success())
+            .await;
+        assert_eq!(
+            err,
+            Err(ServiceError::RunNotRunning {
+                id: run_id(),
+                status: RunStatus::Canceled
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn a_store_outage_surfaces_as_unavailable() {
+        let mut runs = MockRunStore::new();
+        runs.expect_count_running()
+            .returning(|_, _| Err(StoreError::Unavailable("pool timed out".into())));
+        let err = service(runs, quiet_metrics()).capacity(None).await;
+        assert!(matches!(
+            err,
+            Err(ServiceError::Store(StoreError::Unavailable(_)))
+        ));
+    }
+
+    #[tokio::test]
+    async fn the_sweep_goes_on_while_batches_come_back_full() {
+        let mut runs = MockRunStore::new();
+        let mut calls = 0;
+        runs.expect_expire_runs().times(2).returning(move |_, max| {
+            calls += 1;
+            let n = if calls == 1 { max } else { 3 };
+            Ok(vec![running("alice"); n as usize])
+        });
+        let mut metrics = quiet_metrics();
+        metrics
+            .expect_run_finished()
+            .times(SWEEP_BATCH as usize + 3)
+            .returning(|_| ());
+        assert_eq!(
+            service(runs, metrics).sweep().await.unwrap(),
+            SWEEP_BATCH + 3
+        );
+    }
+
+    fn readings_service(readings: MockReadingStore, metrics: MockMetrics) -> ReadingService {
+        let mut runs = MockRunStore::new();
+        runs.expect_get_run()
+            .returning(|_| Ok(Some(running("alice"))));
+        ReadingService::new(service(runs, metrics), Arc::new(readings))
+    }
+
+    fn stored(value: f64, micros: i64) -> SensorReading {
+        SensorReading {
+            run_id: run_id(),
+            sensor_id: SensorId::parse("s1").unwrap(),
+            kind: ReadingType::Temperature,
+            value,
+            timestamp: now().plus_micros(micros),
+            user: alice(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_replay_returns_the_stored_reading_and_counts_nothing() {
+        let mut readings = MockReadingStore::new();
+        readings
+            .expect_insert_reading()
+            .returning(|_| Ok(Inserted::Existing(stored(21.5, 0))));
+        let mut metrics = quiet_metrics();
+        metrics.expect_readings_ingested().never();
+        let at = now().to_string();
+        let reading = NewReading::new("s1", "temperature", 21.5, Some(&at)).unwrap();
+        let result = readings_service(readings, metrics)
+            .ingest(&alice(), run_id(), reading)
+            .await;
+        assert_eq!(result, Ok(Ingested::Replayed(stored(21.5, 0))));
+    }
+
+    #[tokio::test]
+    async fn a_taken_server_timestamp_moves_on_by_one_microsecond() {
+        let mut readings = MockReadingStore::new();
+        let mut seq = mockall::Sequence::new();
+        readings
+            .expect_insert_reading()
+            .withf(|r| r.timestamp == now())
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(Inserted::Existing(stored(20.0, 0))));
+        readings
+            .expect_insert_reading()
+            .withf(|r| r.timestamp == now().plus_micros(1))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(Inserted::New));
+        let mut metrics = quiet_metrics();
+        metrics
+            .expect_readings_ingested()
+            .times(1)
+            .returning(|_| ());
+        let reading = NewReading::new("s1", "temperature", 21.0, None).unwrap();
+        let result = readings_service(readings, metrics)
+            .ingest(&alice(), run_id(), reading)
+            .await;
+        assert_eq!(result, Ok(Ingested::Created(stored(21.0, 1))));
+    }
+
+    #[tokio::test]
+    async fn a_batch_conflict_is_a_reading_conflict_and_counts_nothing() {
+        let mut readings = MockReadingStore::new();
+        readings
+            .expect_insert_readings()
+            .with(always())
+            .returning(|_| Err(StoreError::Conflict("taken".into())));
+        let mut metrics = quiet_metrics();
+        metrics.expect_readings_ingested().never();
+        let at = now().to_string();
+        let batch = vec![NewReading::new("s1", "temperature", 20.0, Some(&at)).unwrap()];
+        let result = readings_service(readings, metrics)
+            .ingest_batch(&alice(), run_id(), batch)
+            .await;
+        assert_eq!(result, Err(ServiceError::ReadingConflict("taken".into())));
+    }
+
+    #[test]
+    fn start_requests_name_the_offending_field() {
+        let field = |r: Result<StartRun, ValidationError>| r.unwrap_err().field;
+        assert_eq!(field(StartRun::new(vec![], None, None)), "sensorIds");
+        assert_eq!(
+            field(StartRun::new(vec!["a".into(), "a".into()], None, None)),
+            "sensorIds[1]"
+        );
+        assert_eq!(
+            field(StartRun::new(vec!["a".into()], Some(0), None)),
+            "duration"
+        );
+        assert_eq!(
+            field(StartRun::new(vec!["a".into()], None, Some(f64::NAN))),
+            "interval"
+        );
+    }
+}
