@@ -442,11 +442,78 @@ pub struct EmulatorTarget {
 #[derive(Debug)]
 struct Watcher {
     child: Child,
+    /// The function process when it was started from a prebuilt binary (same process group).
+    function: Option<Child>,
     log: PathBuf,
     env_file: PathBuf,
 }
 
 impl Watcher {
+    /// The emulator's APIs only (`--only-lambda-apis`), and the prebuilt `binary` started against
+    /// its Runtime API as the function `app-lambda`: what `cargo lambda watch` does, without
+    /// building the binary a second time with another feature set (`scripts/test` passes the
+    /// binary its own test build just made, as `APP_LAMBDA_BIN`).
+    fn prebuilt(
+        cargo_lambda: &str,
+        binary: &str,
+        port: u16,
+        env: &[(String, String)],
+        log_file: std::fs::File,
+        env_file: PathBuf,
+        log: PathBuf,
+    ) -> Self {
+        let log_err = log_file.try_clone().expect("clone the log handle");
+        let child = Command::new(cargo_lambda)
+            .args([
+                "lambda",
+                "watch",
+                "--only-lambda-apis",
+                "--disable-cors",
+                "--quiet",
+            ])
+            .args(["--invoke-address", "127.0.0.1", "--invoke-port"])
+            .arg(port.to_string())
+            .current_dir(workspace_root())
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().expect("clone the log handle"))
+            .stderr(log_err)
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {cargo_lambda}: {e}"));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "the runtime emulator did not listen on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let group = i32::try_from(child.id()).expect("pid");
+        let function = Command::new(binary)
+            .env_clear()
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("AWS_LAMBDA_FUNCTION_NAME", "app-lambda")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024")
+            .env(
+                "AWS_LAMBDA_RUNTIME_API",
+                format!("http://127.0.0.1:{port}/.rt/app-lambda"),
+            )
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().expect("clone the log handle"))
+            .stderr(log_file)
+            .process_group(group)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {binary}: {e}"));
+        Self {
+            child,
+            function: Some(function),
+            log,
+            env_file,
+        }
+    }
+
     fn stop(&mut self) {
         // `cargo lambda watch` runs `cargo run` which runs the function: stop the whole group.
         let group = format!("-{}", self.child.id());
@@ -466,6 +533,10 @@ impl Watcher {
             .stderr(Stdio::null())
             .status();
         let _ = self.child.wait();
+        if let Some(function) = &mut self.function {
+            let _ = function.kill();
+            let _ = function.wait();
+        }
         let _ = std::fs::remove_file(&self.env_file);
     }
 
@@ -554,24 +625,35 @@ impl EmulatorTarget {
         let log_err = log_file.try_clone().expect("clone the log handle");
 
         let spawned = Instant::now();
-        let child = Command::new(&cargo_lambda)
-            .args(["lambda", "watch", "-p", "app-lambda", "--bin", "app-lambda"])
-            .args(["--ignore-changes", "--disable-cors", "--quiet"])
-            .args(["--invoke-address", "127.0.0.1", "--invoke-port"])
-            .arg(port.to_string())
-            .arg("--env-file")
-            .arg(&env_file)
-            .current_dir(workspace_root())
-            .stdin(Stdio::null())
-            .stdout(log_file)
-            .stderr(log_err)
-            .process_group(0)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {cargo_lambda}: {e}"));
-        let mut watcher = Watcher {
-            child,
-            log,
-            env_file,
+        let mut watcher = match std::env::var("APP_LAMBDA_BIN")
+            .ok()
+            .filter(|b| !b.is_empty())
+        {
+            Some(binary) => {
+                Watcher::prebuilt(&cargo_lambda, &binary, port, &env, log_file, env_file, log)
+            }
+            None => {
+                let child = Command::new(&cargo_lambda)
+                    .args(["lambda", "watch", "-p", "app-lambda", "--bin", "app-lambda"])
+                    .args(["--ignore-changes", "--disable-cors", "--quiet"])
+                    .args(["--invoke-address", "127.0.0.1", "--invoke-port"])
+                    .arg(port.to_string())
+                    .arg("--env-file")
+                    .arg(&env_file)
+                    .current_dir(workspace_root())
+                    .stdin(Stdio::null())
+                    .stdout(log_file)
+                    .stderr(log_err)
+                    .process_group(0)
+                    .spawn()
+                    .unwrap_or_else(|e| panic!("cannot start {cargo_lambda}: {e}"));
+                Watcher {
+                    child,
+                    function: None,
+                    log,
+                    env_file,
+                }
+            }
         };
 
         let base = format!("http://127.0.0.1:{port}/lambda-url/app-lambda");

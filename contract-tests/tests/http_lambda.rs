@@ -4,7 +4,8 @@
 //!   by `app-lambda` (`App::handle`, the JSON the runtime exchanges).
 //! - `lambda_v1_stage`: every scenario as REST API (payload v1) events of the stage
 //!   `serverless-dev` (`requestContext.path` = `/serverless-dev/api/…`).
-//! - `lambda_emulator`: the real binary under `cargo lambda watch`, over HTTP at its function URL,
+//! - `lambda_emulator`: the real binary under `cargo lambda watch` (or, with `APP_LAMBDA_BIN`, that
+//!   prebuilt binary against `cargo lambda watch --only-lambda-apis`), over HTTP at its function URL,
 //!   one emulator per scenario (≈ 0.35 s to start) on fresh tables; nextest runs them one at a
 //!   time (`.config/nextest.toml`). Every scenario runs there except the two that send a header
 //!   twice: the emulator builds its event from the first value only (it serializes the request
