@@ -113,3 +113,76 @@ impl IdentitySource for Authenticated {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::http::Request;
+
+    use super::*;
+
+    fn parts(headers: &[(&str, &str)]) -> Parts {
+        let mut request = Request::builder().uri("/api/runs/start");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.body(()).unwrap().into_parts().0
+    }
+
+    fn token(claims: &serde_json::Value) -> String {
+        let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        format!(
+            "{}.{}.signature",
+            engine.encode(br#"{"alg":"ES256"}"#),
+            engine.encode(claims.to_string())
+        )
+    }
+
+    #[test]
+    fn the_header_source_reads_one_valid_x_user() {
+        let source = UserHeader;
+        assert_eq!(source.identify(&parts(&[])).unwrap(), None);
+        let alice = source.identify(&parts(&[("x-user", "alice")])).unwrap();
+        assert_eq!(alice.unwrap().as_str(), "alice");
+        for bad in [
+            &[("x-user", "a b")][..],
+            &[("x-user", "alice"), ("x-user", "bob")],
+        ] {
+            let err = source.identify(&parts(bad)).unwrap_err();
+            assert_eq!((err.status().as_u16(), err.code()), (400, "invalid_user"));
+        }
+    }
+
+    #[test]
+    fn the_alb_source_reads_its_claim_and_ignores_x_user() {
+        let source = AlbOidc {
+            claim: "preferred_username".into(),
+        };
+        let data = token(&serde_json::json!({ "preferred_username": "carol", "sub": "123" }));
+        let who = source
+            .identify(&parts(&[(ALB_OIDC_DATA, &data), ("x-user", "mallory")]))
+            .unwrap();
+        assert_eq!(who.unwrap().as_str(), "carol");
+        assert_eq!(
+            source.identify(&parts(&[("x-user", "mallory")])).unwrap(),
+            None
+        );
+        let bad = token(&serde_json::json!({ "preferred_username": "not valid!" }));
+        assert!(source.identify(&parts(&[(ALB_OIDC_DATA, &bad)])).is_err());
+    }
+
+    #[test]
+    fn the_authenticated_source_reads_the_extension_only() {
+        let mut with_claim = parts(&[("x-user", "mallory")]);
+        with_claim
+            .extensions
+            .insert(AuthenticatedUser("dave".into()));
+        let who = Authenticated.identify(&with_claim).unwrap();
+        assert_eq!(who.unwrap().as_str(), "dave");
+        assert_eq!(
+            Authenticated
+                .identify(&parts(&[("x-user", "mallory")]))
+                .unwrap(),
+            None
+        );
+    }
+}
