@@ -18,24 +18,30 @@ pub struct EcsTarget {
 impl EcsTarget {
     /// `app-ecs` on its embedded in-memory store.
     pub async fn in_memory() -> Option<Self> {
-        Some(Self::start(None).await)
+        Some(Self::start(None, None).await)
     }
 
     /// `app-ecs` on a fresh PostgreSQL database (migrated at start, as the binary does).
     pub async fn on_postgres() -> Option<Self> {
         let database = TestDatabase::create().await?;
-        Some(Self::start(Some(database)).await)
+        let url = database.url.clone();
+        Some(Self::start(Some(url), Some(database)).await)
     }
 
-    async fn start(database: Option<TestDatabase>) -> Self {
+    /// `app-ecs` on `database`, reached at `url` (e.g. through a [`TcpProxy`](crate::proxy::TcpProxy)).
+    pub async fn on_postgres_at(url: String, database: TestDatabase) -> Self {
+        Self::start(Some(url), Some(database)).await
+    }
+
+    async fn start(url: Option<String>, database: Option<TestDatabase>) -> Self {
         let mut args: Vec<String> = vec!["app-ecs".into()];
         for (name, value) in contract_config::env() {
             args.push(format!("--{}", name.to_ascii_lowercase().replace('_', "-")));
             args.push(value);
         }
-        if let Some(db) = &database {
+        if let Some(url) = url {
             args.push("--database-url".into());
-            args.push(db.url.clone());
+            args.push(url);
         }
         let config = app_ecs::Config::from_args_without_env(&args).expect("contract configuration");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

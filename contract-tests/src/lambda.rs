@@ -92,9 +92,15 @@ impl LambdaEventTarget {
 
     async fn new(format: PayloadFormat) -> Option<Self> {
         let endpoint = service_var("TEST_DYNAMODB_ENDPOINT")?;
+        Some(Self::at(format, &endpoint).await)
+    }
+
+    /// The function on fresh tables of the DynamoDB endpoint `endpoint` (e.g. a
+    /// [`TcpProxy`](crate::proxy::TcpProxy) in front of the emulator).
+    pub async fn at(format: PayloadFormat, endpoint: &str) -> Self {
         let suffix = unique_suffix();
         let args = contract_args(
-            &endpoint,
+            endpoint,
             &format!("ctl-runs-{suffix}"),
             &format!("ctl-readings-{suffix}"),
         );
@@ -102,7 +108,7 @@ impl LambdaEventTarget {
         let app = app_lambda::build_with_emf_writer(&config, Box::new(std::io::sink()))
             .await
             .expect("build app-lambda");
-        Some(Self { app, format })
+        Self { app, format }
     }
 
     /// The function under test.

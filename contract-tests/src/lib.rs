@@ -22,5 +22,6 @@ pub mod ecs;
 pub mod env;
 pub mod http;
 pub mod lambda;
+pub mod proxy;
 pub mod storage;
 pub mod target;
