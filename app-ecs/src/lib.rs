@@ -27,23 +27,20 @@ use std::time::{Duration, Instant};
 use adapters_postgres::metrics::{CONTENT_TYPE, PrometheusMetrics};
 use adapters_postgres::{PgOptions, PgStore};
 use anyhow::Context as _;
-use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
-use axum::handler::HandlerWithoutStateExt as _;
-use axum::http::{Method, Uri, header};
+use axum::http::{Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::{Extension, Router};
 use iot_core::memory::InMemoryStore;
 use iot_core::ports::{ReadingStore, RunStore};
 use iot_core::service::{ReadingService, RunService};
 use iot_http::identity::{AlbOidc, UserHeader};
-use iot_http::{ApiError, AppState, HttpConfig, IdentitySource};
+use iot_http::{AppState, HttpConfig, IdentitySource};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
-use tower::ServiceBuilder;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::services::ServeDir;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use config::{Config, IdentityKind};
 pub use iot_http::settings::LogFormat;
@@ -126,11 +123,14 @@ pub async fn build_app(config: &Config) -> anyhow::Result<App> {
         identity,
     );
     let (runs, readings) = (state.runs.clone(), state.readings.clone());
-    let http_config = config
-        .api
-        .http_config(Duration::from_secs(config.request_timeout_secs));
     let web_dir = resolve_web_dir(config.web_dir.as_deref());
-    let router = build_router(state, &http_config, metrics.clone(), web_dir.as_deref());
+    let http_config = HttpConfig {
+        web_dir: web_dir.clone(),
+        ..config
+            .api
+            .http_config(Duration::from_secs(config.request_timeout_secs))
+    };
+    let router = build_router(state, &http_config, metrics.clone());
     Ok(App {
         router,
         runs,
@@ -159,44 +159,35 @@ fn resolve_web_dir(configured: Option<&Path>) -> Option<PathBuf> {
     }
 }
 
-/// API v1, `/metrics` and its alias, the static UI as fallback, all timed by route template.
+/// API v1 with `/metrics` and its alias (documented in the OpenAPI document like every route) and
+/// the static UI, all timed by route template.
 fn build_router(
     state: AppState,
     http_config: &HttpConfig,
     metrics: Arc<PrometheusMetrics>,
-    web_dir: Option<&Path>,
 ) -> Router {
-    let exposition = Router::new()
-        .route("/metrics", get(render_metrics))
-        .route("/actuator/prometheus", get(render_metrics))
-        .with_state(metrics.clone())
-        .layer(
-            ServiceBuilder::new()
-                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-                .layer(PropagateRequestIdLayer::x_request_id()),
-        );
-    let mut router = iot_http::router(state, http_config).merge(exposition);
-    if let Some(dir) = web_dir {
-        // Replaces the API's JSON 404 fallback: files first, then the same JSON 404.
-        let not_found =
-            (|uri: Uri| async move { ApiError::route_not_found(uri.path()) }).into_service();
-        let files = ServeDir::new(dir)
-            .call_fallback_on_method_not_allowed(true)
-            .fallback(not_found);
-        router = router.fallback_service(
-            ServiceBuilder::new()
-                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-                .layer(PropagateRequestIdLayer::x_request_id())
-                .service(files),
-        );
-    }
+    let exposition = OpenApiRouter::new()
+        .routes(routes!(metrics_exposition))
+        .routes(routes!(actuator_prometheus));
     // `Router::layer` wraps each route after matching, so `MatchedPath` is known here; only the
     // fallback (no route matched) lacks it.
-    router.layer(middleware::from_fn_with_state(metrics, track_http))
+    iot_http::router_with(state, http_config, exposition)
+        .layer(Extension(metrics.clone()))
+        .layer(middleware::from_fn_with_state(metrics, track_http))
 }
 
-async fn render_metrics(State(metrics): State<Arc<PrometheusMetrics>>) -> Response {
+/// Prometheus metrics, text format 0.0.4.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text exposition format 0.0.4", content_type = "text/plain")))]
+async fn metrics_exposition(Extension(metrics): Extension<Arc<PrometheusMetrics>>) -> Response {
     ([(header::CONTENT_TYPE, CONTENT_TYPE)], metrics.render()).into_response()
+}
+
+/// Alias of `/metrics` for dashboards of the previous system.
+#[utoipa::path(get, path = "/actuator/prometheus", tag = "operations",
+    responses((status = 200, description = "Prometheus text exposition format 0.0.4", content_type = "text/plain")))]
+async fn actuator_prometheus(metrics: Extension<Arc<PrometheusMetrics>>) -> Response {
+    metrics_exposition(metrics).await
 }
 
 /// Records `http_request_duration_seconds` by route template, never by raw path.

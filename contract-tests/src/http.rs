@@ -1171,7 +1171,8 @@ pub async fn cors_allows_listed_origins_only(t: &dyn HttpTarget) {
     );
 }
 
-/// The OpenAPI document lists every route and alias, and every listed operation is served.
+/// The OpenAPI document lists every route and alias of API v1 (a binary may document routes of its
+/// own, such as `/metrics`), and every listed operation is served.
 pub async fn the_openapi_document_lists_every_route(t: &dyn HttpTarget) {
     let r = t.send(TestRequest::get("/api/openapi.json")).await;
     assert_eq!(r.status, 200);
@@ -1210,7 +1211,12 @@ pub async fn the_openapi_document_lists_every_route(t: &dyn HttpTarget) {
     .map(ToString::to_string)
     .collect();
     expected.sort();
-    assert_eq!(listed, expected);
+    for op in &expected {
+        assert!(
+            listed.contains(op),
+            "{op} is served but not documented: {listed:?}"
+        );
+    }
     for op in &listed {
         let (method, path) = op.split_once(' ').unwrap();
         let r = t

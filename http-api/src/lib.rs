@@ -36,15 +36,17 @@ pub mod settings;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::Request;
+use axum::handler::HandlerWithoutStateExt as _;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Router};
 use iot_core::ports::{Metrics, RandomIds, ReadingStore, RunStore, SystemClock};
 use iot_core::service::{ReadingService, RunConfig, RunService};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::services::ServeDir;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
@@ -96,6 +98,8 @@ pub struct HttpConfig {
     pub cors_allowed_origins: Vec<String>,
     /// Longest a request may take before `408`.
     pub request_timeout: Duration,
+    /// Static files (the web UI) served for paths no route matches; `None`: a JSON `404`.
+    pub web_dir: Option<std::path::PathBuf>,
 }
 
 /// The development default of `CORS_ALLOWED_ORIGINS`.
@@ -107,6 +111,7 @@ impl Default for HttpConfig {
         Self {
             cors_allowed_origins: parse_origins(DEFAULT_CORS_ORIGINS),
             request_timeout: Duration::from_secs(30),
+            web_dir: None,
         }
     }
 }
@@ -159,11 +164,26 @@ pub fn openapi() -> &'static utoipa::openapi::OpenApi {
 
 /// The API v1 router with its middleware, ready to serve or to nest.
 pub fn router(state: AppState, config: &HttpConfig) -> Router {
-    let (routes, _) = api_routes().split_for_parts();
+    router_with(state, config, OpenApiRouter::new())
+}
+
+/// [`router`] plus routes of the binary's own (e.g. `/metrics`), documented with
+/// `#[utoipa::path]`: they get the same middleware and appear in `/api/openapi.json`.
+pub fn router_with(state: AppState, config: &HttpConfig, extra: OpenApiRouter<AppState>) -> Router {
+    let (routes, doc) = api_routes().merge(extra).split_for_parts();
+    let routes = match &config.web_dir {
+        // Files first; a path that is no file gets the same JSON 404 as without a UI.
+        Some(dir) => routes.fallback_service(
+            ServeDir::new(dir)
+                .call_fallback_on_method_not_allowed(true)
+                .fallback(route_not_found.into_service()),
+        ),
+        None => routes.fallback(route_not_found),
+    };
     routes
-        .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+        .layer(Extension(Arc::new(doc)))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::internal("handler panicked").into_response()
         }))
@@ -238,8 +258,8 @@ async fn foreign_origins_get_no_cors_headers(
     response
 }
 
-async fn route_not_found(request: Request) -> Response {
-    ApiError::route_not_found(request.uri().path()).into_response()
+async fn route_not_found(uri: axum::http::Uri) -> Response {
+    ApiError::route_not_found(uri.path()).into_response()
 }
 
 async fn method_not_allowed() -> Response {

@@ -135,6 +135,7 @@ impl ApiSettings {
         HttpConfig {
             cors_allowed_origins: parse_origins(&self.cors_allowed_origins),
             request_timeout,
+            web_dir: None,
         }
     }
 }

@@ -232,3 +232,24 @@ async fn web_dir_is_served_at_the_root() {
     app.stop().await;
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// The OpenAPI document of the ECS binary also lists its own routes, `/metrics` and its alias.
+#[tokio::test]
+async fn the_openapi_document_lists_the_metrics_routes() {
+    let app = Running::start(&config()).await;
+    let doc: serde_json::Value = client()
+        .get(app.url("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for path in ["/metrics", "/actuator/prometheus", "/api/runs/start"] {
+        assert!(
+            doc["paths"][path]["get"].is_object() || doc["paths"][path]["post"].is_object(),
+            "{path}"
+        );
+    }
+    app.stop().await;
+}
