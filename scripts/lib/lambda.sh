@@ -16,7 +16,7 @@ fi
 _IOT_LAMBDA_LIB_LOADED=1
 
 IOT_TOOLS_DIR="${IOT_TOOLS_DIR:-$HOME/.cache/iot-playground}"
-# 1.9.x is what was verified on these machines (TOOLING.md); the wheel bundles
+# 1.9.x is the version these scripts are tested with; the wheel bundles
 # the cargo-lambda binary and pulls ziglang (used for cross builds and zips).
 _IOT_CARGO_LAMBDA_SPEC='cargo-lambda==1.9.*'
 
