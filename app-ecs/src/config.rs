@@ -87,6 +87,11 @@ pub struct Config {
     #[arg(long, env = "SHUTDOWN_TIMEOUT_SECS", default_value_t = 20)]
     pub shutdown_timeout_secs: u64,
 
+    /// Probe `GET /health` on this instance's port and exit 0 when it answers 200, 1 otherwise
+    /// (the container's HEALTHCHECK: the image has no shell or HTTP client).
+    #[arg(long)]
+    pub health_check: bool,
+
     /// Directory of the web UI's static files, served at `/`. Unset: `./web/dist` or `./web`
     /// when it holds an `index.html`; none: no UI.
     #[arg(long, env = "WEB_DIR")]

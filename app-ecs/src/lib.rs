@@ -190,6 +190,30 @@ async fn actuator_prometheus(metrics: Extension<Arc<PrometheusMetrics>>) -> Resp
     metrics_exposition(metrics).await
 }
 
+/// `GET /health` on `127.0.0.1:port`: whether it answers `200` within `timeout`. For container
+/// health checks, where the image has no HTTP client of its own.
+pub async fn probe_health(port: u16, timeout: Duration) -> bool {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let probe = async {
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .ok()?;
+        stream
+            .write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .await
+            .ok()?;
+        let mut head = Vec::new();
+        stream.read_to_end(&mut head).await.ok()?;
+        Some(head.starts_with(b"HTTP/1.1 200 "))
+    };
+    tokio::time::timeout(timeout, probe)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or(false)
+}
+
 /// Records `http_request_duration_seconds` by route template, never by raw path.
 async fn track_http(
     State(metrics): State<Arc<PrometheusMetrics>>,

@@ -7,6 +7,10 @@ use clap::Parser as _;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
+    if config.health_check {
+        let healthy = app_ecs::probe_health(config.port, std::time::Duration::from_secs(2)).await;
+        std::process::exit(if healthy { 0 } else { 1 });
+    }
     app_ecs::init_tracing(config.log_format)?;
     let listener = tokio::net::TcpListener::bind((config.bind_address, config.port))
         .await

@@ -253,3 +253,17 @@ async fn the_openapi_document_lists_the_metrics_routes() {
     }
     app.stop().await;
 }
+
+/// `app-ecs --health-check` (the image's HEALTHCHECK) sees a live instance as healthy and a closed
+/// port as not.
+#[tokio::test]
+async fn the_health_probe_tells_a_live_port_from_a_closed_one() {
+    let app = Running::start(&config()).await;
+    let port: u16 = app.base.rsplit(':').next().unwrap().parse().unwrap();
+    assert!(app_ecs::probe_health(port, Duration::from_secs(2)).await);
+    app.stop().await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_port = closed.local_addr().unwrap().port();
+    drop(closed);
+    assert!(!app_ecs::probe_health(closed_port, Duration::from_secs(2)).await);
+}

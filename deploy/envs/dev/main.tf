@@ -224,6 +224,8 @@ module "app" {
     PGPASSWORD = "${module.rds.master_user_secret_arn}:password::"
   }
   secret_arns  = [module.rds.master_user_secret_arn]
+  # The image has no shell: the binary probes its own /health (also the image's HEALTHCHECK).
+  container_health_check = ["CMD", "/app/app-ecs", "--health-check"]
   stop_timeout = 30
   autoscaling = {
     min_capacity       = var.app_min_tasks
