@@ -105,6 +105,98 @@ export async function startAppEcs({ env = {}, cwd = tmpdir() } = {}) {
   };
 }
 
+/** Whether app-lambda can run under the Lambda runtime emulator here (scripts/test provides it). */
+export function lambdaAvailable() {
+  return ['CARGO_LAMBDA', 'APP_LAMBDA_BIN', 'TEST_DYNAMODB_ENDPOINT'].every((v) => process.env[v]);
+}
+
+/**
+ * Starts app-lambda for real: `cargo lambda watch --only-lambda-apis` (the Runtime API and the
+ * function URL) and the built app-lambda binary as the function `app-lambda`, on fresh tables of
+ * the DynamoDB emulator. Resolves once the function URL answers /health; `url` is the base URL a
+ * client (the page) uses.
+ */
+export async function startAppLambda({ env = {} } = {}) {
+  const port = await freePort();
+  const processes = [];
+  const output = [];
+  const keep = (chunk) => output.push(String(chunk));
+  const watcher = spawn(
+    process.env.CARGO_LAMBDA,
+    ['lambda', 'watch', '--only-lambda-apis', '--disable-cors', '--invoke-address', '127.0.0.1', '--invoke-port', String(port)],
+    // cargo-lambda reads the workspace's metadata even when it builds nothing.
+    { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  processes.push(watcher);
+  watcher.stdout.on('data', keep);
+  watcher.stderr.on('data', keep);
+  const deadline = Date.now() + 30_000;
+  // A TCP connect, not an HTTP request: the emulator holds a request to its root until a function
+  // named `_` answers, which never comes.
+  const listening = () =>
+    new Promise((r) => {
+      const socket = net.connect(port, '127.0.0.1', () => {
+        socket.destroy();
+        r(true);
+      });
+      socket.on('error', () => r(false));
+    });
+  while (!(await listening())) {
+    if (Date.now() > deadline) throw new Error(`the Lambda emulator did not listen on ${port}:\n${output.join('')}`);
+    await sleep(50);
+  }
+  const suffix = `${Date.now()}${Math.floor(Math.random() * 1e6)}`;
+  const fn = spawn(process.env.APP_LAMBDA_BIN, [], {
+    cwd: tmpdir(),
+    env: {
+      PATH: process.env.PATH,
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'test',
+      AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'test',
+      AWS_EC2_METADATA_DISABLED: 'true',
+      AWS_LAMBDA_FUNCTION_NAME: 'app-lambda',
+      AWS_LAMBDA_FUNCTION_VERSION: '1',
+      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '1024',
+      AWS_LAMBDA_RUNTIME_API: `http://127.0.0.1:${port}/.rt/app-lambda`,
+      DYNAMODB_ENDPOINT: process.env.TEST_DYNAMODB_ENDPOINT,
+      RUNS_TABLE: `web-runs-${suffix}`,
+      READINGS_TABLE: `web-readings-${suffix}`,
+      CREATE_TABLES: 'true',
+      RUST_LOG: process.env.RUST_LOG ?? 'warn',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  processes.push(fn);
+  fn.stderr.on('data', keep);
+  fn.stdout.resume(); // EMF metric lines
+  const url = `http://127.0.0.1:${port}/lambda-url/app-lambda`;
+  for (;;) {
+    const ok = await fetch(`${url}/health`, { signal: AbortSignal.timeout(5000) }).then((r) => r.ok, () => false);
+    if (ok) break;
+    if (Date.now() > deadline) {
+      for (const p of processes) p.kill('SIGKILL');
+      throw new Error(`app-lambda did not answer under the emulator:\n${output.join('').slice(-5000)}`);
+    }
+    await sleep(100);
+  }
+  return {
+    url,
+    port,
+    logs: () => output.join(''),
+    async stop() {
+      for (const p of processes.reverse()) {
+        if (p.exitCode !== null || p.signalCode !== null) continue;
+        const exited = new Promise((r) => p.once('exit', r));
+        p.kill('SIGTERM');
+        const timer = setTimeout(() => p.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(timer);
+      }
+    },
+  };
+}
+
 export function launchBrowser() {
   if (!existsSync(chromiumPath)) throw new Error(`${chromiumPath} is missing: apt-get install chromium (scripts/test-browser does)`);
   return chromium.launch({ executablePath: chromiumPath, headless: true, args: CHROMIUM_ARGS });

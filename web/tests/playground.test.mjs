@@ -2,21 +2,33 @@
 // the real app-ecs binary on its in-memory store. Run: node --test web/tests/ (scripts/test-browser
 // installs Chromium, builds the UI and app-ecs first).
 //
-// The "Serverless" backend here is a second app-ecs instance on another port, standing in for
-// app-lambda: both binaries serve the very same router (SPEC §3), so the page cannot tell them
-// apart, and the stand-in lets the toggle, CORS and the side-by-side latency be tested without a
-// Lambda emulator. Its CORS allow-list holds only the first instance's origin.
+// The "Serverless" backend is app-lambda itself under the Lambda runtime emulator
+// (`cargo lambda watch`) on the DynamoDB emulator, when scripts/test provides them (CARGO_LAMBDA,
+// APP_LAMBDA_BIN, TEST_DYNAMODB_ENDPOINT; required in CI). Run alone, a second app-ecs stands in
+// for it: both binaries serve the very same router (SPEC §3), so the page cannot tell them apart.
+// Its CORS allow-list holds only the first instance's origin.
 
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { allReadings, api, distDir, freePort, launchBrowser, screenshot, sleep, startAppEcs } from './helpers.mjs';
+import {
+  allReadings,
+  api,
+  distDir,
+  freePort,
+  lambdaAvailable,
+  launchBrowser,
+  screenshot,
+  sleep,
+  startAppEcs,
+  startAppLambda,
+} from './helpers.mjs';
 
 const MAX_RUNS = 2;
 const T = { timeout: 90_000 };
 let ecs; // serves the UI (WEB_DIR=web/dist) and the ECS API on the same origin
-let standIn; // the "Serverless" backend (see above)
+let standIn; // the "Serverless" backend: app-lambda, or a stand-in (see above)
 let browser;
 
 before(async () => {
@@ -28,13 +40,18 @@ before(async () => {
       RUN_TIMEOUT_GRACE_SECS: '3',
     },
   });
-  standIn = await startAppEcs({
-    env: {
-      MAX_CONCURRENT_RUNS: String(MAX_RUNS),
-      RUN_TIMEOUT_GRACE_SECS: '3',
-      CORS_ALLOWED_ORIGINS: ecs.url,
-    },
-  });
+  const serverlessEnv = {
+    MAX_CONCURRENT_RUNS: String(MAX_RUNS),
+    RUN_TIMEOUT_GRACE_SECS: '3',
+    CORS_ALLOWED_ORIGINS: ecs.url,
+  };
+  if (lambdaAvailable()) {
+    standIn = await startAppLambda({ env: serverlessEnv });
+  } else {
+    assert.ok(!process.env.CI, 'CI runs the Serverless side on app-lambda: CARGO_LAMBDA, APP_LAMBDA_BIN and TEST_DYNAMODB_ENDPOINT must be set');
+    console.log('# app-lambda is not available here: a second app-ecs stands in for the Serverless backend');
+    standIn = await startAppEcs({ env: serverlessEnv });
+  }
   browser = await launchBrowser();
 });
 
