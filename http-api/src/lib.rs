@@ -33,7 +33,7 @@ pub mod identity;
 #[cfg(feature = "cli")]
 pub mod settings;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::Request;
@@ -154,12 +154,6 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(actuator_health))
         .routes(routes!(ready))
         .routes(routes!(openapi_json))
-}
-
-/// The OpenAPI 3.1 document of the router.
-pub fn openapi() -> &'static utoipa::openapi::OpenApi {
-    static DOC: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
-    DOC.get_or_init(|| api_routes().split_for_parts().1)
 }
 
 /// The API v1 router with its middleware, ready to serve or to nest.
