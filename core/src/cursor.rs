@@ -14,7 +14,7 @@ fn to_hex(text: &str) -> String {
 }
 
 fn from_hex(hex: &str) -> Option<String> {
-    if hex.len() % 2 != 0 || hex.len() > 512 {
+    if !hex.len().is_multiple_of(2) || hex.len() > 512 {
         return None;
     }
     let bytes = (0..hex.len())
