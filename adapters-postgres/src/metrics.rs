@@ -8,12 +8,20 @@
 //! | `runs_finished_total` | counter | `status` |
 //! | `store_operation_duration_seconds` | histogram | `operation, outcome` (`ok` / `error`) |
 //! | `http_request_duration_seconds` | histogram, fed by [`PrometheusMetrics::observe_http`] | `method, route, status` |
+//! | `sensor_series_evicted_total` | counter, sensor series dropped to respect the series cap | |
 //!
 //! The sensor series carry a run id, so they would grow without bound: the series of a run are
 //! dropped once the run has been finished for longer than the retention
 //! ([`PrometheusMetrics::prune`], also run by every [`PrometheusMetrics::render`]). Series of a
 //! run this process never saw finish (another instance finished it) are dropped when they have not
 //! been updated for [`PrometheusMetrics::idle_expiry`].
+//!
+//! Retention alone does not bound them: any user can start, feed and finish runs faster than they
+//! expire. So the sensor series (`sensor_data_value` and `sensor_data_ingested_total` together)
+//! also have a hard cap, [`PrometheusMetrics::max_series`]. A new series that would exceed it
+//! evicts whole runs first: finished runs, the longest finished first, then running runs, the
+//! longest idle first; the run being fed is never evicted for itself, and when nothing else is
+//! left its new series are not recorded. Both count in `sensor_series_evicted_total`.
 //!
 //! ```
 //! use std::time::Duration;
@@ -47,6 +55,14 @@ pub const DEFAULT_RETENTION: Duration = Duration::from_secs(300);
 /// Series of a run not updated for this long are dropped even if the run was never seen to
 /// finish here (runs report at least once an hour: `interval` ≤ 3600 s).
 pub const DEFAULT_IDLE_EXPIRY: Duration = Duration::from_secs(2 * 3600);
+
+/// The default cap on sensor series: five runs of 100 sensors × 3 types (3,000 series) several
+/// times over, and about 1.5 MB of exposition.
+pub const DEFAULT_MAX_SERIES: usize = 10_000;
+
+/// Every label set of a sensor is exposed twice: `sensor_data_value` and
+/// `sensor_data_ingested_total`.
+const SERIES_PER_LABEL_SET: usize = 2;
 
 /// Buckets of `http_request_duration_seconds`.
 const HTTP_BUCKETS: [f64; 13] = [
@@ -103,6 +119,30 @@ struct RunSeries {
     last_update: Instant,
 }
 
+/// The runs whose sensor series are exposed, and how many label sets they hold in all.
+#[derive(Debug, Default)]
+struct Tracked {
+    runs: HashMap<RunId, RunSeries>,
+    label_sets: usize,
+}
+
+impl Tracked {
+    /// The run to evict first, other than `keep`: finished runs before running ones, each group
+    /// oldest first (by finish, resp. last update).
+    fn eviction_candidate(&self, keep: RunId) -> Option<RunId> {
+        self.runs
+            .iter()
+            .filter(|(id, _)| **id != keep)
+            .min_by_key(|(_, run)| {
+                (
+                    run.finished.is_none(),
+                    run.finished.unwrap_or(run.last_update),
+                )
+            })
+            .map(|(id, _)| *id)
+    }
+}
+
 /// Prometheus registry behind the [`Metrics`] port, plus HTTP timings.
 pub struct PrometheusMetrics {
     registry: Registry,
@@ -112,11 +152,13 @@ pub struct PrometheusMetrics {
     runs_finished: Family<StatusLabels, Counter>,
     store_duration: HistogramFamily<StoreLabels>,
     http_duration: HistogramFamily<HttpLabels>,
+    series_evicted: Counter,
     retention: Duration,
     idle_expiry: Duration,
+    max_series: usize,
     /// Sensor series by run. Held while series are created or removed, so that a prune and an
     /// ingest never interleave.
-    series: Mutex<HashMap<RunId, RunSeries>>,
+    series: Mutex<Tracked>,
 }
 
 impl fmt::Debug for PrometheusMetrics {
@@ -124,7 +166,8 @@ impl fmt::Debug for PrometheusMetrics {
         f.debug_struct("PrometheusMetrics")
             .field("retention", &self.retention)
             .field("idle_expiry", &self.idle_expiry)
-            .field("tracked_runs", &self.lock_series().len())
+            .field("max_series", &self.max_series)
+            .field("tracked_runs", &self.lock_series().runs.len())
             .finish_non_exhaustive()
     }
 }
@@ -153,6 +196,7 @@ impl PrometheusMetrics {
             Family::new_with_constructor(store_histogram);
         let http_duration: HistogramFamily<HttpLabels> =
             Family::new_with_constructor(http_histogram);
+        let series_evicted = Counter::default();
         registry.register(
             "sensor_data_value",
             "Last reading of a sensor in a run",
@@ -179,6 +223,11 @@ impl PrometheusMetrics {
             "Duration of HTTP requests in seconds, by method, route template and status",
             http_duration.clone(),
         );
+        registry.register(
+            "sensor_series_evicted",
+            "Sensor series dropped to stay under the series cap",
+            series_evicted.clone(),
+        );
         Self {
             registry,
             sensor_value,
@@ -187,10 +236,24 @@ impl PrometheusMetrics {
             runs_finished,
             store_duration,
             http_duration,
+            series_evicted,
             retention,
             idle_expiry,
-            series: Mutex::new(HashMap::new()),
+            max_series: DEFAULT_MAX_SERIES,
+            series: Mutex::new(Tracked::default()),
         }
+    }
+
+    /// The same registry with at most `max_series` sensor series (see the module docs).
+    #[must_use]
+    pub fn with_max_series(mut self, max_series: usize) -> Self {
+        self.max_series = max_series;
+        self
+    }
+
+    /// The cap on sensor series.
+    pub fn max_series(&self) -> usize {
+        self.max_series
     }
 
     /// How long a finished run keeps its sensor series.
@@ -203,7 +266,7 @@ impl PrometheusMetrics {
         self.idle_expiry
     }
 
-    fn lock_series(&self) -> MutexGuard<'_, HashMap<RunId, RunSeries>> {
+    fn lock_series(&self) -> MutexGuard<'_, Tracked> {
         // A panic while holding the lock leaves the map consistent enough to go on with.
         self.series.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -223,27 +286,57 @@ impl PrometheusMetrics {
     /// Drops the sensor series of runs finished at least `retention` before `now`, and of runs
     /// not updated for `idle_expiry`. Returns how many runs were dropped.
     pub fn prune(&self, now: Instant) -> usize {
-        let mut series = self.lock_series();
-        let before = series.len();
-        series.retain(|_, run| {
+        let mut tracked = self.lock_series();
+        let Tracked { runs, label_sets } = &mut *tracked;
+        let before = runs.len();
+        runs.retain(|_, run| {
             let expired = match run.finished {
                 Some(finished) => now.saturating_duration_since(finished) >= self.retention,
                 None => now.saturating_duration_since(run.last_update) >= self.idle_expiry,
             };
             if expired {
-                for labels in &run.labels {
-                    self.sensor_value.remove(labels);
-                    self.sensor_ingested.remove(labels);
-                }
+                *label_sets -= self.remove_series(run);
             }
             !expired
         });
-        before - series.len()
+        before - runs.len()
+    }
+
+    /// Removes the exposed series of `run`; returns how many label sets it held.
+    fn remove_series(&self, run: &RunSeries) -> usize {
+        for labels in &run.labels {
+            self.sensor_value.remove(labels);
+            self.sensor_ingested.remove(labels);
+        }
+        run.labels.len()
+    }
+
+    /// Evicts runs other than `keep` until one more label set fits under the cap. Returns
+    /// whether it fits.
+    fn make_room(&self, tracked: &mut Tracked, keep: RunId) -> bool {
+        let max_label_sets = self.max_series / SERIES_PER_LABEL_SET;
+        while tracked.label_sets >= max_label_sets {
+            let Some(victim) = tracked.eviction_candidate(keep) else {
+                return false;
+            };
+            if let Some(run) = tracked.runs.remove(&victim) {
+                let removed = self.remove_series(&run);
+                tracked.label_sets -= removed;
+                self.series_evicted
+                    .inc_by((removed * SERIES_PER_LABEL_SET) as u64);
+            }
+        }
+        true
     }
 
     /// Number of runs whose sensor series are currently exposed.
     pub fn tracked_runs(&self) -> usize {
-        self.lock_series().len()
+        self.lock_series().runs.len()
+    }
+
+    /// Number of sensor series currently exposed (both families).
+    pub fn sensor_series(&self) -> usize {
+        self.lock_series().label_sets * SERIES_PER_LABEL_SET
     }
 
     /// The exposition in the Prometheus text format 0.0.4 ([`CONTENT_TYPE`]), after a
@@ -297,7 +390,7 @@ fn to_text_format(open_metrics: &str) -> String {
 impl Metrics for PrometheusMetrics {
     fn readings_ingested(&self, readings: &[SensorReading]) {
         let now = Instant::now();
-        let mut series = self.lock_series();
+        let mut tracked = self.lock_series();
         for reading in readings {
             let labels = SensorLabels {
                 sensor_id: reading.sensor_id.as_str().to_owned(),
@@ -305,15 +398,26 @@ impl Metrics for PrometheusMetrics {
                 user: reading.user.as_str().to_owned(),
                 run: reading.run_id.to_string(),
             };
+            let known = tracked
+                .runs
+                .get(&reading.run_id)
+                .is_some_and(|run| run.labels.contains(&labels));
+            if !known && !self.make_room(&mut tracked, reading.run_id) {
+                self.series_evicted.inc_by(SERIES_PER_LABEL_SET as u64);
+                continue;
+            }
             self.sensor_value.get_or_create(&labels).set(reading.value);
             self.sensor_ingested.get_or_create(&labels).inc();
-            let run = series.entry(reading.run_id).or_insert_with(|| RunSeries {
+            let Tracked { runs, label_sets } = &mut *tracked;
+            let run = runs.entry(reading.run_id).or_insert_with(|| RunSeries {
                 labels: HashSet::new(),
                 finished: None,
                 last_update: now,
             });
             run.last_update = now;
-            run.labels.insert(labels);
+            if run.labels.insert(labels) {
+                *label_sets += 1;
+            }
         }
     }
 
@@ -327,7 +431,7 @@ impl Metrics for PrometheusMetrics {
                 status: run.status.as_str().to_owned(),
             })
             .inc();
-        if let Some(series) = self.lock_series().get_mut(&run.id) {
+        if let Some(series) = self.lock_series().runs.get_mut(&run.id) {
             series.finished.get_or_insert_with(Instant::now);
         }
     }
@@ -365,9 +469,13 @@ mod tests {
     }
 
     fn reading(run_id: RunId, value: f64) -> SensorReading {
+        sensor_reading(run_id, "s-1", value)
+    }
+
+    fn sensor_reading(run_id: RunId, sensor: &str, value: f64) -> SensorReading {
         SensorReading {
             run_id,
-            sensor_id: SensorId::parse("s-1").unwrap(),
+            sensor_id: SensorId::parse(sensor).unwrap(),
             kind: ReadingType::Temperature,
             value,
             timestamp: Timestamp::from_unix_micros(1_800_000_000_000_000).unwrap(),
@@ -444,6 +552,78 @@ mod tests {
         let now = Instant::now();
         assert_eq!(metrics.prune(now + Duration::from_secs(30)), 0);
         assert_eq!(metrics.prune(now + Duration::from_secs(61)), 1);
+    }
+
+    fn new_run_id() -> RunId {
+        RunId::from_uuid(uuid::Uuid::new_v4())
+    }
+
+    /// Feeds `sensors` sensors of one type into `id`.
+    fn feed(metrics: &PrometheusMetrics, id: RunId, sensors: usize) {
+        let readings: Vec<_> = (0..sensors)
+            .map(|i| sensor_reading(id, &format!("s-{i}"), 1.0))
+            .collect();
+        metrics.readings_ingested(&readings);
+    }
+
+    #[test]
+    fn finished_runs_are_evicted_first_then_the_longest_idle() {
+        // Room for 3 label sets (6 series).
+        let metrics = PrometheusMetrics::new(Duration::from_secs(300)).with_max_series(6);
+        let (idle, finished, fresh, newcomer) =
+            (new_run_id(), new_run_id(), new_run_id(), new_run_id());
+        feed(&metrics, idle, 1);
+        feed(&metrics, finished, 1);
+        feed(&metrics, fresh, 1);
+        metrics.run_finished(&run(finished, RunStatus::Success));
+
+        feed(&metrics, newcomer, 1);
+        let text = metrics.render();
+        assert!(series_lines(&text, finished).is_empty(), "{text}");
+        assert_eq!(series_lines(&text, idle).len(), 2, "{text}");
+        assert!(text.contains("sensor_series_evicted_total 2"), "{text}");
+
+        feed(&metrics, fresh, 1);
+        feed(&metrics, new_run_id(), 1);
+        let text = metrics.render();
+        assert!(series_lines(&text, idle).is_empty(), "{text}");
+        assert_eq!(series_lines(&text, fresh).len(), 2, "{text}");
+        assert_eq!(series_lines(&text, newcomer).len(), 2, "{text}");
+        assert_eq!(metrics.sensor_series(), 6);
+        assert!(text.contains("sensor_series_evicted_total 4"), "{text}");
+    }
+
+    #[test]
+    fn a_run_larger_than_the_cap_keeps_what_fits_and_counts_the_rest() {
+        let metrics = PrometheusMetrics::new(Duration::from_secs(300)).with_max_series(10);
+        let id = new_run_id();
+        feed(&metrics, id, 8);
+        let text = metrics.render();
+        assert_eq!(series_lines(&text, id).len(), 10, "{text}");
+        assert!(text.contains("sensor_series_evicted_total 6"), "{text}");
+        // Known series keep being updated.
+        metrics.readings_ingested(&[sensor_reading(id, "s-0", 7.5)]);
+        assert!(metrics.render().contains(&format!(
+            r#"sensor_data_value{{sensor_id="s-0",type="temperature",user="alice",run="{id}"}} 7.5"#
+        )));
+    }
+
+    #[test]
+    fn series_never_exceed_the_cap_under_churn() {
+        let metrics = PrometheusMetrics::new(Duration::from_secs(300)).with_max_series(100);
+        for _ in 0..200 {
+            let id = new_run_id();
+            feed(&metrics, id, 7);
+            metrics.run_finished(&run(id, RunStatus::Success));
+            assert!(metrics.sensor_series() <= 100);
+        }
+        let text = metrics.render();
+        let exposed = text
+            .lines()
+            .filter(|l| l.starts_with("sensor_data_"))
+            .count();
+        assert_eq!(exposed, metrics.sensor_series());
+        assert!((90..=100).contains(&exposed), "{exposed}");
     }
 
     #[test]

@@ -83,6 +83,13 @@ pub struct Config {
     #[arg(long, env = "METRICS_RETENTION_SECS", default_value_t = 300)]
     pub metrics_retention_secs: u64,
 
+    /// Most sensor series (`sensor_data_value` and `sensor_data_ingested_total` together) exposed
+    /// at `/metrics`; beyond it whole runs are evicted, finished ones first, then the longest
+    /// idle.
+    #[arg(long, env = "METRICS_MAX_SERIES", default_value_t = adapters_postgres::metrics::DEFAULT_MAX_SERIES,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(2..))]
+    pub metrics_max_series: usize,
+
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
     #[arg(long, env = "SHUTDOWN_TIMEOUT_SECS", default_value_t = 20)]
     pub shutdown_timeout_secs: u64,
@@ -162,6 +169,7 @@ mod tests {
         assert_eq!(c.identity, IdentityKind::Header);
         assert_eq!(c.sweep_interval_secs, 30);
         assert_eq!(c.metrics_retention_secs, 300);
+        assert_eq!(c.metrics_max_series, 10_000);
         assert_eq!(c.shutdown_timeout_secs, 20);
         assert_eq!(c.web_dir, None);
     }
@@ -217,6 +225,7 @@ mod tests {
             "IDENTITY_CLAIM",
             "SWEEP_INTERVAL_SECS",
             "METRICS_RETENTION_SECS",
+            "METRICS_MAX_SERIES",
             "SHUTDOWN_TIMEOUT_SECS",
             "WEB_DIR",
         ] {

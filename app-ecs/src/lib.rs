@@ -84,7 +84,10 @@ pub struct App {
 pub const GRAFANA_DASHBOARD: &str = "iot-playground-runs";
 
 pub async fn build_app(config: &Config) -> anyhow::Result<App> {
-    let metrics = Arc::new(PrometheusMetrics::new(config.metrics_retention()));
+    let metrics = Arc::new(
+        PrometheusMetrics::new(config.metrics_retention())
+            .with_max_series(config.metrics_max_series),
+    );
     let (runs_store, readings_store, store): (Arc<dyn RunStore>, Arc<dyn ReadingStore>, _) =
         match config.database_url() {
             Some(url) => {

@@ -3,6 +3,7 @@
 
 mod common;
 mod embed;
+mod limits;
 mod postgres;
 mod shutdown;
 mod smoke;

@@ -161,6 +161,7 @@ async fn exposition_passes_promtool() {
         "runs_finished_total{",
         "store_operation_duration_seconds_bucket{",
         "http_request_duration_seconds_bucket{",
+        "sensor_series_evicted_total ",
     ] {
         assert!(
             text.lines().any(|l| l.starts_with(family)),
