@@ -133,12 +133,13 @@ pub(crate) fn route_path(parts: &Parts) -> Option<String> {
         _ => return None,
     };
     let mut path = raw;
-    if strip && !stage.is_empty() && stage != "$default" {
-        if let Some(rest) = raw.strip_prefix('/').and_then(|r| r.strip_prefix(stage)) {
-            if rest.is_empty() || rest.starts_with('/') {
-                path = rest;
-            }
-        }
+    if strip
+        && !stage.is_empty()
+        && stage != "$default"
+        && let Some(rest) = raw.strip_prefix('/').and_then(|r| r.strip_prefix(stage))
+        && (rest.is_empty() || rest.starts_with('/'))
+    {
+        path = rest;
     }
     Some(if path.is_empty() {
         "/".to_string()

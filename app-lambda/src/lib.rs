@@ -247,10 +247,10 @@ impl App {
         if let Some(path) = event::route_path(&parts) {
             event::set_path(&mut parts, &path);
         }
-        if let Some(claim) = &self.inner.identity_claim {
-            if let Some(user) = event::authorizer_claim(&parts, claim) {
-                parts.extensions.insert(AuthenticatedUser(user));
-            }
+        if let Some(claim) = &self.inner.identity_claim
+            && let Some(user) = event::authorizer_claim(&parts, claim)
+        {
+            parts.extensions.insert(AuthenticatedUser(user));
         }
         let body = match body {
             lambda_http::Body::Text(text) => AxumBody::from(text),

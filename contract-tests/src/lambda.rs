@@ -372,12 +372,13 @@ fn percent_decode(text: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         let hex = |b: u8| char::from(b).to_digit(16);
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
-                i += 3;
-                continue;
-            }
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+        {
+            out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
+            i += 3;
+            continue;
         }
         out.push(bytes[i]);
         i += 1;
@@ -676,10 +677,10 @@ impl EmulatorTarget {
                     watcher.log_tail()
                 );
             }
-            if let Ok(response) = probe.get(format!("{base}/health")).send().await {
-                if response.status().is_success() {
-                    break;
-                }
+            if let Ok(response) = probe.get(format!("{base}/health")).send().await
+                && response.status().is_success()
+            {
+                break;
             }
             assert!(
                 Instant::now() < deadline,
