@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use iot_core::StoreError;
-use iot_core::memory::conflict_detail;
+use iot_core::error::conflict_detail;
 use iot_core::model::{
     Page, ReadingCursor, ReadingType, RunId, SensorId, SensorReading, SensorSummary, Timestamp,
 };

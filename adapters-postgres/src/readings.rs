@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use iot_core::StoreError;
-use iot_core::memory::conflict_detail;
+use iot_core::error::conflict_detail;
 use iot_core::model::{Page, ReadingCursor, RunId, SensorId, SensorReading, SensorSummary};
 use iot_core::ports::{Inserted, ReadingQuery, ReadingStore};
 use sqlx::{Postgres, QueryBuilder};

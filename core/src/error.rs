@@ -2,7 +2,7 @@
 
 use thiserror::Error;
 
-use crate::model::{RunId, RunStatus, SensorId};
+use crate::model::{RunId, RunStatus, SensorId, SensorReading};
 
 /// An input that breaks a rule, naming the offending field.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -128,4 +128,12 @@ pub enum ServiceError {
     /// The store failed (`503` when unavailable, else `500`).
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// The message of a batch conflict, shared by every store so clients see the same text.
+pub fn conflict_detail(reading: &SensorReading) -> String {
+    format!(
+        "sensor {} already has a different {} reading at {}",
+        reading.sensor_id, reading.kind, reading.timestamp
+    )
 }

@@ -10,7 +10,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 
-use crate::error::StoreError;
+use crate::error::{StoreError, conflict_detail};
 use crate::model::{
     Page, ReadingCursor, ReadingType, Run, RunCursor, RunId, RunStatus, SensorId, SensorReading,
     SensorSummary, Timestamp, Username,
@@ -268,12 +268,4 @@ fn run_readings(state: &State, run_id: RunId) -> impl DoubleEndedIterator<Item =
         .get(&run_id)
         .into_iter()
         .flat_map(BTreeMap::values)
-}
-
-/// The message of a batch conflict, shared by every store so clients see the same text.
-pub fn conflict_detail(reading: &SensorReading) -> String {
-    format!(
-        "sensor {} already has a different {} reading at {}",
-        reading.sensor_id, reading.kind, reading.timestamp
-    )
 }
