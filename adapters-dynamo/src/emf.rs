@@ -50,7 +50,7 @@ use iot_core::model::{Run, SensorReading};
 use iot_core::ports::Metrics;
 use serde_json::{Map, Value, json};
 
-/// The CloudWatch namespace of every metric (SPEC §5).
+/// The CloudWatch namespace of every metric (see the README's Metrics section).
 pub const NAMESPACE: &str = "IoTPlayground/Sensors";
 /// Most values of one metric in one document (EMF rule).
 pub const MAX_VALUES_PER_METRIC: usize = 100;

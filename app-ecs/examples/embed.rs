@@ -1,4 +1,4 @@
-//! Another axum service embedding the iot-playground API under `/iot` (SPEC §8).
+//! Another axum service embedding the iot-playground API under `/iot` (see the README, "Embedding the library").
 //!
 //! ```text
 //! cargo run -p app-ecs --example embed          # listens on 127.0.0.1:3000 (PORT overrides)

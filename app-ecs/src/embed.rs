@@ -1,4 +1,4 @@
-//! Embedding the API in another axum service (SPEC §8): the router of `iot-http`, on the
+//! Embedding the API in another axum service (see the README, "Embedding the library"): the router of `iot-http`, on the
 //! in-memory store, mounted under `/iot` next to the host application's own routes.
 //!
 //! `examples/embed.rs` serves [`embedded_router`]; the tests exercise the same router.

@@ -213,7 +213,7 @@ pub struct Services {
     pub clock: Arc<ManualClock>,
 }
 
-/// The default configuration of the scenarios: SPEC defaults, grace 120 s.
+/// The default configuration of the scenarios: the documented defaults, grace 120 s.
 pub fn default_config() -> RunConfig {
     RunConfig {
         limits: CapacityLimits {

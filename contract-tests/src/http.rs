@@ -1,4 +1,4 @@
-//! The HTTP contract: SPEC §3 as scenarios, one per behaviour, run against every binary through
+//! The HTTP contract: the API of `docs/api.md` as scenarios, one per behaviour, run against every binary through
 //! an [`HttpTarget`]. Every target runs the API with [`contract_config`](crate::target::contract_config)
 //! on a fresh, empty store.
 

@@ -6,7 +6,7 @@
 //!   services on a store under test. `tests/storage.rs` stamps the list out once per store
 //!   (in-memory, PostgreSQL, DynamoDB emulator) with [`storage_suite!`], so a failure names the
 //!   scenario and the backend, and every store runs the same count.
-//! - [`http`]: SPEC §3 as scenarios over an [`target::HttpTarget`] (send a request, get status,
+//! - [`http`]: the API of `docs/api.md` as scenarios over an [`target::HttpTarget`] (send a request, get status,
 //!   headers, body), stamped out per binary with [`http_suite!`]: `app-ecs` over a socket on the
 //!   in-memory store and on PostgreSQL, `app-lambda` through API Gateway events and behind a
 //!   Lambda runtime emulator.

@@ -1,5 +1,5 @@
 //! The settings every binary serving the API shares, as `clap` arguments with environment
-//! fallbacks (SPEC §7 names), flattened into each binary's own configuration.
+//! fallbacks (the names the README's configuration table lists), flattened into each binary's own configuration.
 
 use std::time::Duration;
 

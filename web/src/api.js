@@ -1,4 +1,4 @@
-// A small client of API v1 (SPEC §3), one per backend. Every exchange is timed into a LatencyBook.
+// A small client of API v1 (docs/api.md), one per backend. Every exchange is timed into a LatencyBook.
 
 import { ApiError } from './errors.js';
 

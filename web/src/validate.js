@@ -1,4 +1,4 @@
-// Form validation: the same rules the API applies (SPEC §3), checked before anything is sent.
+// Form validation: the same rules the API applies (docs/api.md), checked before anything is sent.
 
 /** X-User, exactly as the API validates it. */
 export const USERNAME_PATTERN = /^[A-Za-z0-9._-]{3,20}$/;

@@ -5,7 +5,7 @@
 // The "Serverless" backend is app-lambda itself under the Lambda runtime emulator
 // (`cargo lambda watch`) on the DynamoDB emulator, when scripts/test provides them (CARGO_LAMBDA,
 // APP_LAMBDA_BIN, TEST_DYNAMODB_ENDPOINT; required in CI). Run alone, a second app-ecs stands in
-// for it: both binaries serve the very same router (SPEC §3), so the page cannot tell them apart.
+// for it: both binaries serve the very same router (docs/api.md), so the page cannot tell them apart.
 // Its CORS allow-list holds only the first instance's origin.
 
 import assert from 'node:assert/strict';
