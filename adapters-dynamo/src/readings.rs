@@ -230,10 +230,10 @@ impl ReadingStore for DynamoStore {
         let limit = query.limit as usize;
         let mut items = Vec::with_capacity(limit + 1);
         self.query_each(&spec, Some(limit + 1), |item| {
-            if let Some(skip) = &skip_exact {
-                if get_s(&item, SK, "reading")? == skip.as_str() {
-                    return Ok(false);
-                }
+            if let Some(skip) = &skip_exact
+                && get_s(&item, SK, "reading")? == skip.as_str()
+            {
+                return Ok(false);
             }
             items.push(reading_from_item(&item)?);
             Ok(true)
