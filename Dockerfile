@@ -82,8 +82,9 @@ ENV BIND_ADDRESS=0.0.0.0 \
 # distroless `nonroot` (65532:65532); numeric so that Kubernetes' runAsNonRoot can verify it.
 USER 65532:65532
 EXPOSE 8080
-# app-ecs drains in-flight requests on SIGTERM (SHUTDOWN_TIMEOUT_SECS, 20 s by default; keep the
-# ECS stopTimeout above it).
+# On SIGTERM app-ecs keeps serving for SHUTDOWN_DRAIN_SECS (30 s) while the load balancer
+# deregisters it, then finishes in-flight requests (SHUTDOWN_TIMEOUT_SECS, 20 s); keep the ECS
+# stopTimeout above their sum.
 STOPSIGNAL SIGTERM
 
 HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \

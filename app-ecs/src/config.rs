@@ -7,6 +7,12 @@ use std::time::Duration;
 use clap::{ArgAction, Parser, ValueEnum};
 use iot_http::settings::{ApiSettings, LogFormat, parse_without_env};
 
+/// The default drain: the load balancer's deregistration delay (`deploy/modules/alb`).
+pub const DEFAULT_DRAIN_SECS: u64 = 30;
+
+/// The default keep-alive timeout: above the load balancer's idle timeout (`deploy/modules/alb`).
+pub const DEFAULT_KEEP_ALIVE_SECS: u64 = 75;
+
 /// Where the caller's identity comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum IdentityKind {
@@ -94,6 +100,29 @@ pub struct Config {
     #[arg(long, env = "SHUTDOWN_TIMEOUT_SECS", default_value_t = 20)]
     pub shutdown_timeout_secs: u64,
 
+    /// Seconds the server keeps serving after SIGTERM while the load balancer deregisters it:
+    /// `/ready` answers `503` and every response closes its connection. Matches the target
+    /// group's deregistration delay. SIGINT skips it.
+    #[arg(long, env = "SHUTDOWN_DRAIN_SECS", default_value_t = DEFAULT_DRAIN_SECS)]
+    pub shutdown_drain_secs: u64,
+
+    /// Most client connections served at once (lowered to fit the open-file limit); one more is
+    /// answered `503` and closed.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 10_000,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub max_connections: usize,
+
+    /// Seconds a client has, from a request's first byte, to send its headers.
+    #[arg(long, env = "HEADER_READ_TIMEOUT_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_read_timeout_secs: u64,
+
+    /// Seconds a kept-alive connection may wait for its next request. Longer than the load
+    /// balancer's idle timeout (60 s), which must close first.
+    #[arg(long, env = "KEEP_ALIVE_TIMEOUT_SECS", default_value_t = DEFAULT_KEEP_ALIVE_SECS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub keep_alive_timeout_secs: u64,
+
     /// Probe `GET /health` on this instance's port and exit 0 when it answers 200, 1 otherwise
     /// (the container's HEALTHCHECK: the image has no shell or HTTP client).
     #[arg(long)]
@@ -149,6 +178,20 @@ impl Config {
     pub fn shutdown_timeout(&self) -> Duration {
         Duration::from_secs(self.shutdown_timeout_secs)
     }
+
+    /// Drain period after SIGTERM.
+    pub fn shutdown_drain(&self) -> Duration {
+        Duration::from_secs(self.shutdown_drain_secs)
+    }
+
+    /// Connection limits.
+    pub fn limits(&self) -> crate::server::Limits {
+        crate::server::Limits {
+            max_connections: self.max_connections,
+            header_read_timeout: Duration::from_secs(self.header_read_timeout_secs),
+            keep_alive_timeout: Duration::from_secs(self.keep_alive_timeout_secs),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -171,7 +214,38 @@ mod tests {
         assert_eq!(c.metrics_retention_secs, 300);
         assert_eq!(c.metrics_max_series, 10_000);
         assert_eq!(c.shutdown_timeout_secs, 20);
+        assert_eq!(c.shutdown_drain_secs, 30);
+        assert_eq!(c.max_connections, 10_000);
+        assert_eq!(c.header_read_timeout_secs, 10);
+        assert_eq!(c.keep_alive_timeout_secs, 75);
         assert_eq!(c.web_dir, None);
+    }
+
+    /// The value of `name = N` in a Terraform file of `deploy/`.
+    fn terraform_number(file: &str, name: &str) -> u64 {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../deploy")
+            .join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        text.lines()
+            .filter_map(|l| l.trim().strip_prefix(name))
+            .filter_map(|rest| rest.trim().strip_prefix('='))
+            .find_map(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {}", path.display()))
+    }
+
+    #[test]
+    fn drain_and_keep_alive_agree_with_the_load_balancer() {
+        assert_eq!(
+            DEFAULT_DRAIN_SECS,
+            terraform_number("modules/alb/main.tf", "deregistration_delay")
+        );
+        assert!(DEFAULT_KEEP_ALIVE_SECS > terraform_number("modules/alb/main.tf", "idle_timeout"));
+        let defaults = Config::defaults().unwrap();
+        assert!(
+            terraform_number("envs/dev/main.tf", "stop_timeout")
+                > defaults.shutdown_drain_secs + defaults.shutdown_timeout_secs
+        );
     }
 
     #[test]
@@ -227,6 +301,10 @@ mod tests {
             "METRICS_RETENTION_SECS",
             "METRICS_MAX_SERIES",
             "SHUTDOWN_TIMEOUT_SECS",
+            "SHUTDOWN_DRAIN_SECS",
+            "MAX_CONNECTIONS",
+            "HEADER_READ_TIMEOUT_SECS",
+            "KEEP_ALIVE_TIMEOUT_SECS",
             "WEB_DIR",
         ] {
             assert!(

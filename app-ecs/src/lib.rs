@@ -5,6 +5,10 @@
 //! `/actuator/prometheus`), the web UI's static files at `/`, an in-process timeout sweep and a
 //! graceful shutdown on SIGTERM/SIGINT.
 //!
+//! Connections are served by [`server`]: a connection limit with a fast refusal, header-read and
+//! keep-alive deadlines, and on SIGTERM a drain while the load balancer deregisters the task
+//! (`/ready` answers `503`, responses carry `Connection: close`), then a graceful stop.
+//!
 //! The binary (`src/main.rs`) is a thin shell around [`serve`]; tests build the very same
 //! application with [`build_app`] and serve it on a port of their own with [`App::serve`].
 //!
@@ -18,17 +22,19 @@
 
 mod config;
 pub mod embed;
+pub mod server;
 
-use std::future::{Future, IntoFuture, pending};
+use std::future::{Future, pending};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use adapters_postgres::metrics::{CONTENT_TYPE, PrometheusMetrics};
 use adapters_postgres::{PgOptions, PgStore};
 use anyhow::Context as _;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{Method, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router};
@@ -36,13 +42,13 @@ use iot_core::memory::InMemoryStore;
 use iot_core::ports::{ReadingStore, RunStore};
 use iot_core::service::{ReadingService, RunService};
 use iot_http::identity::{AlbOidc, UserHeader};
-use iot_http::{AppState, HttpConfig, IdentitySource};
+use iot_http::{ApiError, AppState, HttpConfig, IdentitySource};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub use config::{Config, IdentityKind};
+pub use config::{Config, DEFAULT_DRAIN_SECS, DEFAULT_KEEP_ALIVE_SECS, IdentityKind};
 pub use iot_http::settings::LogFormat;
 
 /// The store behind the services.
@@ -73,6 +79,27 @@ pub struct App {
     pub sweep_interval: Duration,
     /// Grace period of a shutdown.
     pub shutdown_timeout: Duration,
+    /// How long a SIGTERM'd server keeps serving before it stops accepting.
+    pub shutdown_drain: Duration,
+    /// Connection limits and deadlines.
+    pub limits: server::Limits,
+    /// Set from the stop signal on: `/ready` answers `503` and connections close.
+    pub draining: Arc<AtomicBool>,
+}
+
+/// How a server is asked to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// SIGTERM: keep serving for the drain period, then stop.
+    Drain,
+    /// SIGINT: stop accepting at once.
+    Now,
+}
+
+impl From<()> for Stop {
+    fn from((): ()) -> Self {
+        Self::Drain
+    }
 }
 
 /// Builds the application described by `config`: store (PostgreSQL, migrated when asked, or in
@@ -133,7 +160,8 @@ pub async fn build_app(config: &Config) -> anyhow::Result<App> {
             .api
             .http_config(Duration::from_secs(config.request_timeout_secs))
     };
-    let router = build_router(state, &http_config, metrics.clone());
+    let draining = Arc::new(AtomicBool::new(false));
+    let router = build_router(state, &http_config, metrics.clone(), draining.clone());
     Ok(App {
         router,
         runs,
@@ -143,6 +171,9 @@ pub async fn build_app(config: &Config) -> anyhow::Result<App> {
         web_dir,
         sweep_interval: config.sweep_interval(),
         shutdown_timeout: config.shutdown_timeout(),
+        shutdown_drain: config.shutdown_drain(),
+        limits: config.limits(),
+        draining,
     })
 }
 
@@ -168,6 +199,7 @@ fn build_router(
     state: AppState,
     http_config: &HttpConfig,
     metrics: Arc<PrometheusMetrics>,
+    draining: Arc<AtomicBool>,
 ) -> Router {
     let exposition = OpenApiRouter::new()
         .routes(routes!(metrics_exposition))
@@ -175,8 +207,45 @@ fn build_router(
     // `Router::layer` wraps each route after matching, so `MatchedPath` is known here; only the
     // fallback (no route matched) lacks it.
     iot_http::router_with(state, http_config, exposition)
+        .layer(middleware::from_fn_with_state(draining, drain_gate))
         .layer(Extension(metrics.clone()))
         .layer(middleware::from_fn_with_state(metrics, track_http))
+}
+
+/// While draining: `/ready` answers `503 draining` (keeping the headers the API adds, such as
+/// `X-Request-Id`), and every response asks the client to close its connection, so that clients
+/// reconnect to instances the load balancer still routes to.
+async fn drain_gate(
+    State(draining): State<Arc<AtomicBool>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let is_ready = request.uri().path() == "/ready";
+    let response = next.run(request).await;
+    if !draining.load(Ordering::Relaxed) {
+        return response;
+    }
+    let mut response = if is_ready {
+        let (inner, _) = response.into_parts();
+        let mut refusal = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "draining",
+            "this instance is shutting down",
+        )
+        .into_response();
+        for (name, value) in &inner.headers {
+            if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+                refusal.headers_mut().insert(name.clone(), value.clone());
+            }
+        }
+        refusal
+    } else {
+        response
+    };
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 /// Prometheus metrics, text format 0.0.4.
@@ -254,48 +323,54 @@ fn method_label(method: &Method) -> &'static str {
 }
 
 impl App {
-    /// Serves on `listener` until `shutdown` resolves, then lets in-flight requests finish for at
-    /// most [`App::shutdown_timeout`]. Runs the timeout sweep meanwhile.
+    /// Serves on `listener` (after raising the open-file limit) until `shutdown` resolves; on
+    /// [`Stop::Drain`] keeps serving for [`App::shutdown_drain`] with `/ready` at `503`; then
+    /// stops accepting and lets in-flight requests finish for at most [`App::shutdown_timeout`].
+    /// Runs the timeout sweep meanwhile.
     ///
     /// # Errors
-    /// The server failed.
-    pub async fn serve(
-        self,
-        listener: TcpListener,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> anyhow::Result<()> {
+    /// None today; kept for the binary's error path.
+    pub async fn serve<S>(self, listener: TcpListener, shutdown: S) -> anyhow::Result<()>
+    where
+        S: Future + Send + 'static,
+        S::Output: Into<Stop>,
+    {
         let sweeper = spawn_sweeper(self.runs.clone(), self.metrics.clone(), self.sweep_interval);
-        let (draining_tx, draining_rx) = tokio::sync::oneshot::channel::<()>();
-        let signal = async move {
-            shutdown.await;
+        let limits = server::Limits {
+            max_connections: server::connections_within(
+                self.limits.max_connections,
+                server::raise_fd_limit(),
+            ),
+            ..self.limits
+        };
+        let (draining, drain) = (self.draining.clone(), self.shutdown_drain);
+        let stop_accepting = async move {
+            let stop = shutdown.await.into();
+            draining.store(true, Ordering::Relaxed);
+            if stop == Stop::Drain && !drain.is_zero() {
+                tracing::info!(
+                    drain_secs = drain.as_secs(),
+                    "draining: /ready answers 503, still serving until the load balancer lets go"
+                );
+                tokio::time::sleep(drain).await;
+            }
             tracing::info!("shutting down: finishing in-flight requests");
-            let _ = draining_tx.send(());
         };
-        let grace = self.shutdown_timeout;
-        let deadline = async move {
-            if draining_rx.await.is_ok() {
-                tokio::time::sleep(grace).await;
-            } else {
-                pending::<()>().await;
-            }
-        };
-        let server = axum::serve(listener, self.router)
-            .with_graceful_shutdown(signal)
-            .into_future();
-        let result = tokio::select! {
-            served = server => served.context("server failed"),
-            () = deadline => {
-                tracing::warn!(timeout_secs = grace.as_secs(), "in-flight requests still running after the shutdown timeout; exiting");
-                Ok(())
-            }
-        };
+        server::serve(
+            listener,
+            self.router,
+            limits,
+            stop_accepting,
+            self.shutdown_timeout,
+        )
+        .await;
         sweeper.abort();
         if let StoreKind::Postgres(pg) = &self.store {
             // Bounded: connections held by abandoned requests would make close() wait.
             let _ = tokio::time::timeout(Duration::from_secs(2), pg.pool().close()).await;
         }
         tracing::info!("stopped");
-        result
+        Ok(())
     }
 }
 
@@ -328,6 +403,11 @@ fn spawn_sweeper(
 
 /// Resolves on SIGTERM or SIGINT (Ctrl-C).
 pub async fn shutdown_signal() {
+    stop_signal().await;
+}
+
+/// Resolves on SIGTERM ([`Stop::Drain`]) or SIGINT, Ctrl-C ([`Stop::Now`]).
+pub async fn stop_signal() -> Stop {
     let interrupt = async {
         if let Err(e) = tokio::signal::ctrl_c().await {
             tracing::error!(error = %e, "cannot listen for SIGINT");
@@ -349,8 +429,14 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     let terminate = pending::<()>();
     tokio::select! {
-        () = interrupt => tracing::info!("SIGINT received"),
-        () = terminate => tracing::info!("SIGTERM received"),
+        () = interrupt => {
+            tracing::info!("SIGINT received");
+            Stop::Now
+        }
+        () = terminate => {
+            tracing::info!("SIGTERM received");
+            Stop::Drain
+        }
     }
 }
 
@@ -370,7 +456,7 @@ pub async fn serve(config: &Config, listener: TcpListener) -> anyhow::Result<()>
         web_dir = app.web_dir.as_ref().map(|d| d.display().to_string()).unwrap_or_else(|| "none".into()),
         "app-ecs listening"
     );
-    app.serve(listener, shutdown_signal()).await
+    app.serve(listener, stop_signal()).await
 }
 
 /// Installs the global tracing subscriber: `RUST_LOG` filter (default `info`), JSON or

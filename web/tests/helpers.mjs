@@ -59,6 +59,7 @@ export async function startAppEcs({ env = {}, cwd = tmpdir() } = {}) {
       BIND_ADDRESS: '127.0.0.1',
       PORT: String(port),
       SHUTDOWN_TIMEOUT_SECS: '2',
+      SHUTDOWN_DRAIN_SECS: '0',
       RUST_LOG: process.env.RUST_LOG ?? 'warn',
       ...env,
     },

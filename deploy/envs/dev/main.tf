@@ -30,6 +30,7 @@ locals {
       CORS_ALLOWED_ORIGINS   = join(",", var.cors_allowed_origins)
       GRAFANA_URL            = "https://${var.domain_name}${local.grafana_path}"
       SHUTDOWN_TIMEOUT_SECS  = "20"
+      SHUTDOWN_DRAIN_SECS    = "30" # the target group's deregistration_delay
       IDENTITY_SOURCE        = var.oidc == null ? "header" : "alb-oidc"
     },
     var.oidc == null ? {} : { IDENTITY_CLAIM = var.oidc.claim },
@@ -226,7 +227,8 @@ module "app" {
   secret_arns  = [module.rds.master_user_secret_arn]
   # The image has no shell: the binary probes its own /health (also the image's HEALTHCHECK).
   container_health_check = ["CMD", "/app/app-ecs", "--health-check"]
-  stop_timeout = 30
+  # Above SHUTDOWN_DRAIN_SECS + SHUTDOWN_TIMEOUT_SECS.
+  stop_timeout = 60
   autoscaling = {
     min_capacity       = var.app_min_tasks
     max_capacity       = var.app_max_tasks
