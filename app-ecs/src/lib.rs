@@ -20,8 +20,8 @@
 //! # }
 //! ```
 
+mod api_page;
 mod config;
-pub mod embed;
 pub mod server;
 
 use std::future::{Future, pending};
@@ -203,7 +203,8 @@ fn build_router(
 ) -> Router {
     let exposition = OpenApiRouter::new()
         .routes(routes!(metrics_exposition))
-        .routes(routes!(actuator_prometheus));
+        .routes(routes!(actuator_prometheus))
+        .merge(api_page::routes());
     // `Router::layer` wraps each route after matching, so `MatchedPath` is known here; only the
     // fallback (no route matched) lacks it.
     iot_http::router_with(state, http_config, exposition)
@@ -440,6 +441,17 @@ pub async fn stop_signal() -> Stop {
     }
 }
 
+/// The URL a person on this machine opens: `http://localhost:8080/` for a server bound to every
+/// interface (or to loopback), the address itself otherwise.
+pub fn browsable_url(addr: std::net::SocketAddr) -> String {
+    let ip = addr.ip();
+    if ip.is_unspecified() || ip.is_loopback() {
+        format!("http://localhost:{}/", addr.port())
+    } else {
+        format!("http://{addr}/")
+    }
+}
+
 /// Builds the application of `config` and serves it on `listener` until SIGTERM/SIGINT.
 ///
 /// # Errors
@@ -450,11 +462,13 @@ pub async fn serve(config: &Config, listener: TcpListener) -> anyhow::Result<()>
         StoreKind::InMemory => "in-memory (data is lost on exit)",
         StoreKind::Postgres(_) => "postgresql",
     };
+    let addr = listener.local_addr()?;
     tracing::info!(
-        addr = %listener.local_addr()?,
+        %addr,
         store,
         web_dir = app.web_dir.as_ref().map(|d| d.display().to_string()).unwrap_or_else(|| "none".into()),
-        "app-ecs listening"
+        "app-ecs listening on {}",
+        browsable_url(addr)
     );
     app.serve(listener, stop_signal()).await
 }

@@ -45,6 +45,30 @@ impl ApiError {
         self.code
     }
 
+    /// The sentence.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The field a `400` is about, when it names one.
+    pub fn field(&self) -> Option<&str> {
+        self.extra.get("field").and_then(Value::as_str)
+    }
+
+    /// A failure of a read. Reads need no ownership, so an unknown run is only unknown (a write
+    /// also answers `404` for another user's run, and says so).
+    pub fn read(e: ServiceError) -> Self {
+        match e {
+            ServiceError::RunNotFound(id) => Self::new(
+                StatusCode::NOT_FOUND,
+                "run_not_found",
+                format!("run {id} does not exist"),
+            )
+            .with("runId", id.to_string()),
+            other => other.into(),
+        }
+    }
+
     /// `400` on a named field.
     pub fn invalid(field: &str, code: &'static str, message: impl Into<String>) -> Self {
         let message = message.into();

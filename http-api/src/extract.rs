@@ -80,6 +80,22 @@ pub fn json<T: DeserializeOwned>(parts: &Parts, bytes: &[u8]) -> ApiResult<T> {
     if !is_json(&parts.headers) {
         return Err(ApiError::unsupported_media_type());
     }
+    // Every body of the API is an object. Saying so up front keeps a bare array or a string from
+    // being reported as serde sees it (a struct read from a sequence, field by field).
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => return Err(ApiError::invalid_json("the body is empty")),
+        Some(b'{') => {}
+        Some(_) => {
+            let what = serde_json::from_slice::<serde_json::Value>(bytes)
+                .map_err(|e| ApiError::invalid_json(strip_position(&e.to_string())))
+                .map(|v| json_kind(&v))?;
+            return Err(ApiError::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                "validation_failed",
+                format!("the body must be a JSON object, not {what}"),
+            ));
+        }
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -99,22 +115,63 @@ pub fn json<T: DeserializeOwned>(parts: &Parts, bytes: &[u8]) -> ApiResult<T> {
             };
             return ApiError::invalid(&field, "validation_failed", "is required");
         }
-        if path == "." {
-            return ApiError::new(
-                axum::http::StatusCode::BAD_REQUEST,
-                "validation_failed",
-                format!("the body must be a JSON object: {text}"),
-            );
-        }
-        ApiError::invalid(
-            &path,
-            "validation_failed",
-            format!("has the wrong type: {text}"),
-        )
+        ApiError::invalid(&path, "validation_failed", plain_words(&text))
     })?;
     de.end()
         .map_err(|e| ApiError::invalid_json(strip_position(&e.to_string())))?;
     Ok(value)
+}
+
+/// A JSON value's kind, as a client would name it.
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// serde's "invalid type: string \"x\", expected f64" in a client's words: "must be a number,
+/// not a string". Anything else is kept as serde says it.
+fn plain_words(text: &str) -> String {
+    let Some(rest) = text
+        .strip_prefix("invalid type: ")
+        .or_else(|| text.strip_prefix("invalid value: "))
+    else {
+        return text.to_string();
+    };
+    let Some((got, expected)) = rest.split_once(", expected ") else {
+        return text.to_string();
+    };
+    format!("must be {}, not {}", expected_kind(expected), got_kind(got))
+}
+
+fn expected_kind(expected: &str) -> &str {
+    match expected {
+        "f32" | "f64" => "a number",
+        "i8" | "i16" | "i32" | "i64" | "u8" | "u16" | "u32" | "u64" | "usize" => "an integer",
+        "a string" | "a borrowed string" => "a string",
+        "a boolean" => "a boolean",
+        "a sequence" => "an array",
+        e if e.starts_with("struct ") || e == "a map" => "an object",
+        e => e,
+    }
+}
+
+fn got_kind(got: &str) -> &str {
+    let kind = got.split([' ', '`']).next().unwrap_or(got);
+    match kind {
+        "string" => "a string",
+        "integer" | "floating" => "a number",
+        "boolean" => "a boolean",
+        "sequence" => "an array",
+        "map" => "an object",
+        "null" | "unit" => "null",
+        _ => got,
+    }
 }
 
 /// `serde_json` ends its messages with "at line L column C": useful to humans, noise in an API.
@@ -192,5 +249,68 @@ pub fn limit(params: &HashMap<String, String>) -> ApiResult<u32> {
                     "must be an integer between 1 and 1000",
                 )
             }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::Request;
+
+    use super::*;
+    use crate::dto::{BatchBody, StartRunBody};
+
+    fn json_parts() -> Parts {
+        Request::builder()
+            .header("content-type", "application/json")
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0
+    }
+
+    fn message_of<T: DeserializeOwned + std::fmt::Debug>(body: &str) -> (String, Option<String>) {
+        let error = json::<T>(&json_parts(), body.as_bytes()).unwrap_err();
+        assert_eq!(error.status(), axum::http::StatusCode::BAD_REQUEST);
+        assert_eq!(error.code(), "validation_failed");
+        (
+            error.message().to_string(),
+            error.field().map(str::to_string),
+        )
+    }
+
+    #[test]
+    fn a_bare_array_sent_as_a_batch_is_told_to_be_an_object() {
+        let (message, _) = message_of::<BatchBody>(r#"[{"sensorId":"s1"}]"#);
+        assert_eq!(message, "the body must be a JSON object, not an array");
+    }
+
+    #[test]
+    fn a_string_where_a_number_belongs_names_the_field_in_plain_words() {
+        let (message, field) =
+            message_of::<StartRunBody>(r#"{"sensorIds":["s1"],"duration":"60"}"#);
+        assert_eq!(message, "duration must be an integer, not a string");
+        assert_eq!(field.as_deref(), Some("duration"));
+    }
+
+    #[test]
+    fn an_object_where_an_array_belongs_says_array() {
+        let (message, field) = message_of::<BatchBody>(r#"{"readings":{"sensorId":"s1"}}"#);
+        assert_eq!(message, "readings must be an array, not an object");
+        assert_eq!(field.as_deref(), Some("readings"));
+    }
+
+    #[test]
+    fn null_in_a_required_number_says_null() {
+        let (message, _) = message_of::<BatchBody>(
+            r#"{"readings":[{"sensorId":"s1","type":"humidity","reading":null}]}"#,
+        );
+        assert_eq!(message, "readings[0].reading must be a number, not null");
+    }
+
+    #[test]
+    fn malformed_json_is_invalid_json_without_positions() {
+        let error = json::<BatchBody>(&json_parts(), b"{\"readings\": [").unwrap_err();
+        assert_eq!(error.code(), "invalid_json");
+        assert!(!error.message().contains("line"), "{}", error.message());
     }
 }

@@ -141,7 +141,7 @@ pub async fn get_run(
 ) -> Ok<Json<RunJson>> {
     extract::optional_user(&app, &parts)?;
     let id = extract::run_id("id", &id)?;
-    Ok(Json(app.runs.get(id).await?.into()))
+    Ok(Json(app.runs.get(id).await.map_err(ApiError::read)?.into()))
 }
 
 /// Finish the caller's running run, as SUCCESS (default) or FAILED.
@@ -203,7 +203,7 @@ pub async fn run_summary(
 ) -> Ok<Json<SummaryJson>> {
     extract::optional_user(&app, &parts)?;
     let id = extract::run_id("id", &id)?;
-    let sensors = app.readings.summary(id).await?;
+    let sensors = app.readings.summary(id).await.map_err(ApiError::read)?;
     Ok(Json(SummaryJson {
         run_id: id.to_string(),
         sensors: sensors.into_iter().map(Into::into).collect(),
@@ -338,7 +338,7 @@ pub async fn list_readings(
             .map(|c| ReadingCursor::decode(c))
             .transpose()?,
     };
-    let page = app.readings.list(query).await?;
+    let page = app.readings.list(query).await.map_err(ApiError::read)?;
     Ok(Json(ReadingPage {
         items: page.items.into_iter().map(Into::into).collect(),
         next_cursor: page.next.map(|c| c.encode()),
@@ -364,7 +364,8 @@ pub async fn latest_readings(State(app): State<AppState>, parts: Parts) -> Ok<Js
     let items: Vec<ReadingJson> = app
         .readings
         .latest(run_id, sensor.as_ref(), limit)
-        .await?
+        .await
+        .map_err(ApiError::read)?
         .into_iter()
         .map(Into::into)
         .collect();

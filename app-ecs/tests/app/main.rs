@@ -1,8 +1,8 @@
 //! The application the binary runs, on real sockets.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod api_page;
 mod common;
-mod embed;
 mod limits;
 mod postgres;
 mod shutdown;
