@@ -69,10 +69,13 @@
 //! beside the store).
 
 mod error;
+mod group;
+mod ingest;
 mod readings;
 mod rows;
 mod runs;
 mod store;
 
+pub use group::{GroupCommit, GroupOptions};
 pub use store::{PgOptions, PgStore};
 pub mod metrics;

@@ -12,6 +12,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::error::{bad_row, store_error};
+use crate::ingest::{Offer, Outcome};
 use crate::rows::{self, READING_COLUMNS, get};
 use crate::store::PgStore;
 
@@ -93,41 +94,11 @@ fn push_after(
 #[async_trait]
 impl ReadingStore for PgStore {
     async fn insert_reading(&self, reading: &SensorReading) -> Result<Inserted, StoreError> {
-        let inserted = sqlx::query(
-            "INSERT INTO readings (run_id, sensor_id, type, value, ts, username) \
-             VALUES ($1, $2, $3, $4, $5, $6) \
-             ON CONFLICT (run_id, ts, sensor_id, type) DO NOTHING \
-             RETURNING run_id",
-        )
-        .bind(reading.run_id.as_uuid())
-        .bind(reading.sensor_id.as_str())
-        .bind(reading.kind.as_str())
-        .bind(reading.value)
-        .bind(reading.timestamp.as_datetime())
-        .bind(reading.user.as_str())
-        .fetch_optional(self.pool())
-        .await
-        .map_err(store_error)?;
-        if inserted.is_some() {
-            return Ok(Inserted::New);
-        }
-        // The key is taken, by a committed row (ON CONFLICT waits for an in-flight one), and
-        // readings are never deleted or updated: this statement's snapshot sees it.
-        let stored = sqlx::query(&format!(
-            "SELECT {READING_COLUMNS} FROM readings \
-             WHERE run_id = $1 AND ts = $2 AND sensor_id = $3 AND type = $4"
-        ))
-        .bind(reading.run_id.as_uuid())
-        .bind(reading.timestamp.as_datetime())
-        .bind(reading.sensor_id.as_str())
-        .bind(reading.kind.as_str())
-        .fetch_optional(self.pool())
-        .await
-        .map_err(store_error)?;
-        match stored {
-            Some(row) => Ok(Inserted::Existing(rows::reading(&row)?)),
-            None => Err(bad_row("a conflicting reading vanished")),
-        }
+        let offer = Offer {
+            reading,
+            check: None,
+        };
+        inserted(self.offer(&[offer]).await?)
     }
 
     async fn insert_readings(&self, readings: &[SensorReading]) -> Result<Vec<bool>, StoreError> {
@@ -291,13 +262,10 @@ impl ReadingStore for PgStore {
     }
 
     async fn summarize(&self, run_id: RunId) -> Result<Vec<SensorSummary>, StoreError> {
-        // The sum is taken in timestamp order and divided here, so the mean is bit-for-bit the
-        // one of the reference store (floating-point addition is order-sensitive).
+        // The rollup kept by the `readings_rollup` trigger: one row per sensor and type.
         let found = sqlx::query(
-            "SELECT sensor_id, type, count(*) AS n, min(value) AS lo, max(value) AS hi, \
-                    sum(value ORDER BY ts) AS total, min(ts) AS first, max(ts) AS last \
-             FROM readings WHERE run_id = $1 \
-             GROUP BY sensor_id, type ORDER BY sensor_id, type",
+            "SELECT sensor_id, type, n, lo, hi, total, first_ts, last_ts \
+             FROM reading_rollups WHERE run_id = $1 ORDER BY sensor_id, type",
         )
         .bind(run_id.as_uuid())
         .fetch_all(self.pool())
@@ -319,10 +287,19 @@ impl ReadingStore for PgStore {
                     min: get(row, "lo")?,
                     max: get(row, "hi")?,
                     avg,
-                    first: rows::timestamp(row, "first")?,
-                    last: rows::timestamp(row, "last")?,
+                    first: rows::timestamp(row, "first_ts")?,
+                    last: rows::timestamp(row, "last_ts")?,
                 })
             })
             .collect()
+    }
+}
+
+/// The single outcome of an unchecked offer.
+pub(crate) fn inserted(outcomes: Vec<Outcome>) -> Result<Inserted, StoreError> {
+    match outcomes.into_iter().next() {
+        Some(Outcome::New) => Ok(Inserted::New),
+        Some(Outcome::Existing(stored)) => Ok(Inserted::Existing(stored)),
+        Some(Outcome::Refused) | None => Err(bad_row("an unchecked reading was refused")),
     }
 }

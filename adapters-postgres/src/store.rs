@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use iot_core::StoreError;
 use sqlx::PgPool;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 
 use crate::error::migrate_error;
 
@@ -32,6 +32,22 @@ impl Default for PgOptions {
     }
 }
 
+/// Whether to skip TLS: no `sslmode` asked for, and the server is on this machine.
+fn plain_on_loopback(url: &str, host: &str) -> bool {
+    let asked = url
+        .split_once('?')
+        .is_some_and(|(_, query)| query.split('&').any(|p| p.starts_with("sslmode=")))
+        || std::env::var_os("PGSSLMODE").is_some();
+    let local = host.starts_with('/')
+        || host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    !asked && local
+}
+
 /// Runs and readings in PostgreSQL; cheap to clone (the pool is shared).
 #[derive(Clone, Debug)]
 pub struct PgStore {
@@ -40,6 +56,11 @@ pub struct PgStore {
 
 impl PgStore {
     /// A store on the database at `url` (`postgres://user:pass@host:port/db?…`).
+    ///
+    /// TLS: as `sslmode` in the URL or `PGSSLMODE` says; when neither says anything, a server on
+    /// the loopback interface or a Unix socket is reached without TLS (a local link has nothing
+    /// to protect, and the default `prefer` would negotiate TLS on every new connection), any
+    /// other host with `prefer`.
     ///
     /// The pool connects lazily: this succeeds while the database is down, calls then fail with
     /// [`StoreError::Unavailable`] after `acquire_timeout`, and the pool recovers by itself once
@@ -53,13 +74,15 @@ impl PgStore {
                 "invalid database URL: expected postgres://…".into(),
             ));
         }
-        let connect = PgConnectOptions::from_str(url)
-            .map_err(|e| StoreError::Internal(format!("invalid database URL: {e}")))?
-            .application_name("iot-playground")
-            .options([(
-                "statement_timeout",
-                format!("{}ms", options.statement_timeout.as_millis()),
-            )]);
+        let mut connect = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Internal(format!("invalid database URL: {e}")))?;
+        if plain_on_loopback(url, connect.get_host()) {
+            connect = connect.ssl_mode(PgSslMode::Disable);
+        }
+        let connect = connect.application_name("iot-playground").options([(
+            "statement_timeout",
+            format!("{}ms", options.statement_timeout.as_millis()),
+        )]);
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
@@ -91,5 +114,33 @@ impl PgStore {
             "database schema up to date"
         );
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain_on_loopback;
+
+    #[test]
+    fn tls_is_skipped_only_for_a_local_server_without_sslmode() {
+        assert!(plain_on_loopback(
+            "postgres://u:p@127.0.0.1/db",
+            "127.0.0.1"
+        ));
+        assert!(plain_on_loopback(
+            "postgres://u:p@localhost/db",
+            "localhost"
+        ));
+        assert!(plain_on_loopback("postgres://u:p@[::1]/db", "::1"));
+        assert!(plain_on_loopback("postgres:///db", "/var/run/postgresql"));
+        assert!(!plain_on_loopback(
+            "postgres://u:p@127.0.0.1/db?sslmode=require",
+            "127.0.0.1"
+        ));
+        assert!(!plain_on_loopback(
+            "postgres://u:p@db.example.com/db",
+            "db.example.com"
+        ));
+        assert!(!plain_on_loopback("postgres://u:p@10.0.0.5/db", "10.0.0.5"));
     }
 }

@@ -31,7 +31,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use adapters_postgres::metrics::{CONTENT_TYPE, PrometheusMetrics};
-use adapters_postgres::{PgOptions, PgStore};
+use adapters_postgres::{GroupCommit, GroupOptions, PgOptions, PgStore};
 use anyhow::Context as _;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
@@ -129,8 +129,9 @@ pub async fn build_app(config: &Config) -> anyhow::Result<App> {
                 if config.migrate {
                     pg.migrate().await.context("database migrations failed")?;
                 }
-                let shared = Arc::new(pg.clone());
-                (shared.clone(), shared, StoreKind::Postgres(pg))
+                // Single readings are committed in groups; everything else goes straight through.
+                let grouped = Arc::new(GroupCommit::new(pg.clone(), &GroupOptions::default()));
+                (Arc::new(pg.clone()), grouped, StoreKind::Postgres(pg))
             }
             None => {
                 let memory = Arc::new(InMemoryStore::new());

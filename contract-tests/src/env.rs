@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use adapters_dynamo::{DynamoConfig, DynamoStore};
-use adapters_postgres::{PgOptions, PgStore};
+use adapters_postgres::{GroupCommit, GroupOptions, PgOptions, PgStore};
 use iot_core::clock::ManualClock;
 use iot_core::memory::InMemoryStore;
 use iot_core::ports::Clock;
@@ -42,7 +42,7 @@ enum Namespace {
 
 /// A store under test, with services wired on a settable clock.
 pub struct TestStore {
-    /// Name of the backend (`memory`, `postgres`, `dynamo`).
+    /// Name of the backend (`memory`, `postgres`, `postgres_grouped`, `dynamo`).
     pub backend: &'static str,
     /// The store, as a run port.
     pub runs: Arc<dyn RunStore>,
@@ -78,11 +78,7 @@ impl TestStore {
 
     /// PostgreSQL, in a fresh migrated database created from `TEST_DATABASE_URL`.
     pub async fn postgres() -> Option<Self> {
-        let database = TestDatabase::create().await?;
-        let store = PgStore::connect(&database.url, &PgOptions::default())
-            .await
-            .expect("connect to test database");
-        store.migrate().await.expect("migrate test database");
+        let (store, database) = Self::postgres_store().await?;
         let store = Arc::new(store);
         Some(Self {
             backend: "postgres",
@@ -90,6 +86,27 @@ impl TestStore {
             readings: store,
             namespace: Namespace::Postgres(database),
         })
+    }
+
+    /// PostgreSQL as [`TestStore::postgres`], single readings stored by group commit.
+    pub async fn postgres_grouped() -> Option<Self> {
+        let (store, database) = Self::postgres_store().await?;
+        let grouped = GroupCommit::new(store.clone(), &GroupOptions::default());
+        Some(Self {
+            backend: "postgres_grouped",
+            runs: Arc::new(store),
+            readings: Arc::new(grouped),
+            namespace: Namespace::Postgres(database),
+        })
+    }
+
+    async fn postgres_store() -> Option<(PgStore, TestDatabase)> {
+        let database = TestDatabase::create().await?;
+        let store = PgStore::connect(&database.url, &PgOptions::default())
+            .await
+            .expect("connect to test database");
+        store.migrate().await.expect("migrate test database");
+        Some((store, database))
     }
 
     /// DynamoDB emulator at `TEST_DYNAMODB_ENDPOINT`, with fresh tables.

@@ -5,4 +5,5 @@ use contract_tests::env::TestStore;
 
 contract_tests::storage_suite!(memory, TestStore::memory());
 contract_tests::storage_suite!(postgres, TestStore::postgres());
+contract_tests::storage_suite!(postgres_grouped, TestStore::postgres_grouped());
 contract_tests::storage_suite!(dynamo, TestStore::dynamo());

@@ -143,11 +143,13 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::Unavailable(cause) => {
                 tracing::warn!(error = %cause, "store unavailable");
-                Self::new(
+                let mut e = Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "store_unavailable",
                     "the store is unavailable; retry later",
-                )
+                );
+                e.retry_after = Some(1);
+                e
             }
             other => Self::internal(other),
         }
