@@ -81,7 +81,12 @@ async fn connections_can_require_tls() {
     let Some(url) = database_url() else { return };
     // Managed databases (RDS) refuse clear-text connections; the local cluster offers TLS too.
     let separator = if url.contains('?') { '&' } else { '?' };
-    let store = PgStore::connect(&format!("{url}{separator}sslmode=require"), &quick())
+    // A TLS handshake on a busy machine can take longer than `quick()` allows.
+    let options = PgOptions {
+        acquire_timeout: Duration::from_secs(10),
+        ..PgOptions::default()
+    };
+    let store = PgStore::connect(&format!("{url}{separator}sslmode=require"), &options)
         .await
         .expect("connect");
     let ssl: bool = sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
