@@ -11,7 +11,7 @@ use iot_core::error::conflict_detail;
 use iot_core::model::{
     Page, ReadingCursor, ReadingType, RunId, SensorId, SensorReading, SensorSummary, Timestamp,
 };
-use iot_core::ports::{Inserted, ReadingQuery, ReadingStore};
+use iot_core::ports::{Inserted, ReadingQuery, ReadingStore, RunInsert, check_then_insert};
 
 use crate::DynamoStore;
 use crate::codec::{
@@ -114,6 +114,14 @@ impl ReadingStore for DynamoStore {
             _ => return Err(sdk_error("PutItem", &self.readings_table, err)),
         };
         Ok(Inserted::Existing(reading_from_item(&stored)?))
+    }
+
+    async fn insert_into_running_run(
+        &self,
+        reading: &SensorReading,
+        now: Timestamp,
+    ) -> Result<RunInsert, StoreError> {
+        check_then_insert(self, self, reading, now).await
     }
 
     async fn insert_readings(&self, readings: &[SensorReading]) -> Result<Vec<bool>, StoreError> {

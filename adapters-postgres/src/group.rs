@@ -19,12 +19,12 @@ use iot_core::StoreError;
 use iot_core::model::{
     Page, ReadingCursor, RunId, SensorId, SensorReading, SensorSummary, Timestamp,
 };
-use iot_core::ports::{Inserted, ReadingQuery, ReadingStore};
+use iot_core::ports::{Inserted, ReadingQuery, ReadingStore, RunInsert};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::time::Instant;
 
 use crate::ingest::{Offer, Outcome};
-use crate::readings::inserted;
+use crate::readings::{checked, inserted};
 use crate::store::PgStore;
 
 /// How [`GroupCommit`] forms groups.
@@ -176,6 +176,14 @@ async fn store_group(store: &PgStore, group: Vec<Job>) {
 impl ReadingStore for GroupCommit {
     async fn insert_reading(&self, reading: &SensorReading) -> Result<Inserted, StoreError> {
         inserted(vec![self.offer_one(reading, None).await?])
+    }
+
+    async fn insert_into_running_run(
+        &self,
+        reading: &SensorReading,
+        now: Timestamp,
+    ) -> Result<RunInsert, StoreError> {
+        checked(vec![self.offer_one(reading, Some(now)).await?])
     }
 
     async fn insert_readings(&self, readings: &[SensorReading]) -> Result<Vec<bool>, StoreError> {

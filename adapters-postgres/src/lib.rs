@@ -24,6 +24,12 @@
 //! - `readings`: `run_id` (→ `runs`), `sensor_id`, `type`, `value double precision`, `ts`,
 //!   `username`; primary key `(run_id, ts, sensor_id, type)`, the idempotency key in listing
 //!   order.
+//! - `reading_rollups`: per `(run_id, sensor_id, type)` the count, min, max, sum, first and last
+//!   timestamp of the readings, kept by the statement-level trigger `readings_rollup` in the
+//!   transaction of every `INSERT` into `readings` (one upsert per key and statement, in key
+//!   order). `summarize` reads these rows only, so a summary costs the same at 10 readings as at
+//!   a million. The sum grows in insertion order: the mean may differ from one computed over the
+//!   readings in timestamp order in the last bits.
 //!
 //! Text columns use `COLLATE "C"`: byte order, the order of the domain's `Ord`, whatever the
 //! database default, so SQL ordering, keyset comparisons and cursors agree with every other store.
@@ -56,6 +62,30 @@
 //! `SELECT … FOR UPDATE SKIP LOCKED` (parallel sweeps split the work), readings use
 //! `INSERT … ON CONFLICT DO NOTHING` on the key; a batch is one `INSERT … SELECT FROM UNNEST`
 //! followed by a check of the keys already taken, in one transaction rolled back on a conflict.
+//!
+//! ## Single readings: one statement, grouped
+//!
+//! `insert_into_running_run` is one round trip for a new reading: one statement takes a share lock
+//! on the run row (`FOR SHARE`: a concurrent finish waits for it, or it sees the finished run),
+//! checks owner, status, deadline and sensor, inserts with `ON CONFLICT DO NOTHING` and says, per
+//! reading, whether it was stored, refused or found taken; it commits on its own (no
+//! `BEGIN`/`COMMIT`). Only a taken key costs a second statement, to read the stored reading. The
+//! service works out why a reading was refused (missing run, someone else's, not running, unknown
+//! sensor) only when it was. sqlx prepares each statement once per connection and reuses it.
+//!
+//! [`GroupCommit`] puts the same statement behind a queue: single readings offered at the same
+//! time go as one multi-row statement and one commit (at most `max_group` readings; waiting at
+//! most `max_wait`, and only while other groups are being stored; at most `in_flight` groups at
+//! once). Each caller is answered after the commit of its own reading, with its own outcome; a
+//! reading repeating the key of another in the same group goes in the next statement, so the
+//! first is stored and the second is its replay or conflict. A full queue answers
+//! `Unavailable` at once. `app-ecs` stores single readings through it.
+//!
+//! ## TLS
+//!
+//! `sslmode` in the URL (or `PGSSLMODE`) decides. Without either, a server on the loopback
+//! interface or a Unix socket is reached without TLS, since sqlx's default `prefer` would
+//! negotiate TLS with a local server on every connection; any other host keeps `prefer`.
 //!
 //! ## Failures
 //!

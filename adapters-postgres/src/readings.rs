@@ -5,8 +5,10 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use iot_core::StoreError;
 use iot_core::error::conflict_detail;
-use iot_core::model::{Page, ReadingCursor, RunId, SensorId, SensorReading, SensorSummary};
-use iot_core::ports::{Inserted, ReadingQuery, ReadingStore};
+use iot_core::model::{
+    Page, ReadingCursor, RunId, SensorId, SensorReading, SensorSummary, Timestamp,
+};
+use iot_core::ports::{Inserted, ReadingQuery, ReadingStore, RunInsert};
 use sqlx::{Postgres, QueryBuilder};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -99,6 +101,18 @@ impl ReadingStore for PgStore {
             check: None,
         };
         inserted(self.offer(&[offer]).await?)
+    }
+
+    async fn insert_into_running_run(
+        &self,
+        reading: &SensorReading,
+        now: Timestamp,
+    ) -> Result<RunInsert, StoreError> {
+        let offer = Offer {
+            reading,
+            check: Some(now),
+        };
+        checked(self.offer(&[offer]).await?)
     }
 
     async fn insert_readings(&self, readings: &[SensorReading]) -> Result<Vec<bool>, StoreError> {
@@ -292,6 +306,16 @@ impl ReadingStore for PgStore {
                 })
             })
             .collect()
+    }
+}
+
+/// The single outcome of a checked offer.
+pub(crate) fn checked(outcomes: Vec<Outcome>) -> Result<RunInsert, StoreError> {
+    match outcomes.into_iter().next() {
+        Some(Outcome::New) => Ok(RunInsert::Checked(Inserted::New)),
+        Some(Outcome::Existing(stored)) => Ok(RunInsert::Checked(Inserted::Existing(stored))),
+        Some(Outcome::Refused) => Ok(RunInsert::Refused),
+        None => Err(bad_row("an offered reading got no answer")),
     }
 }
 

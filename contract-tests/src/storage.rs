@@ -1263,6 +1263,8 @@ macro_rules! storage_suite {
                 the_latest_readings_come_newest_first,
                 timestamps_and_values_round_trip_exactly,
                 maximum_length_and_non_ascii_values_round_trip,
+                concurrent_single_readings_each_get_their_exact_answer,
+                readings_racing_a_finish_are_stored_or_refused_never_lost,
             );
         }
     };
@@ -1284,4 +1286,156 @@ macro_rules! storage_suite {
             }
         )*
     };
+}
+
+// Concurrent single readings: what a store that groups them (one statement and one commit for
+// many requests) must still get right for each one.
+
+/// 64 concurrent single readings into one run (new, replays and conflicts of stored readings,
+/// server-stamped ones of one sensor) each get their own exact answer, and the run then holds
+/// exactly the expected readings.
+pub async fn concurrent_single_readings_each_get_their_exact_answer(store: &TestStore) {
+    let s = store.services(default_config());
+    let alice = user("alice");
+    let sensors = ["s0", "s1", "s2", "s3"];
+    let run = start(&s, "alice", &sensors).await;
+    let t0 = s.clock.now();
+    let sensor = |i: usize| sensors[i % sensors.len()];
+    let earlier: Vec<NewReading> = (0..16)
+        .map(|i| reading(sensor(i), "temperature", 1.0, Some(&ts(t0, i as i64))))
+        .collect();
+    s.readings
+        .ingest_batch(&alice, run.id, earlier)
+        .await
+        .unwrap();
+    let attempts = (0..64).map(|i| {
+        let (s, alice) = (s.clone(), alice.clone());
+        async move {
+            let sent = match i / 16 {
+                0 => reading(sensor(i), "temperature", 1.0, Some(&ts(t0, i as i64))),
+                1 => reading(
+                    sensor(i),
+                    "temperature",
+                    2.0,
+                    Some(&ts(t0, (i - 16) as i64)),
+                ),
+                2 => reading(
+                    sensor(i),
+                    "temperature",
+                    i as f64,
+                    Some(&ts(t0, 1000 + i as i64)),
+                ),
+                _ => reading("s0", "humidity", i as f64, None),
+            };
+            s.readings.ingest(&alice, run.id, sent).await
+        }
+    });
+    let results = join_all(attempts).await;
+    for (i, result) in results.iter().enumerate() {
+        match (i / 16, result) {
+            (0, Ok(Ingested::Replayed(r))) => assert_eq!(r.value, 1.0, "#{i}"),
+            (1, Err(ServiceError::ReadingConflict(_))) => {}
+            (2, Ok(Ingested::Created(r))) => {
+                assert_eq!(
+                    (r.value, r.timestamp),
+                    (i as f64, ts(t0, 1000 + i as i64)),
+                    "#{i}"
+                );
+            }
+            (3, Ok(Ingested::Created(r))) => assert_eq!(r.value, i as f64, "#{i}"),
+            _ => panic!("reading #{i}: unexpected answer {result:?}"),
+        }
+    }
+    let mut expected: Vec<(String, String, f64, i64)> = (0..16)
+        .map(|i| {
+            (
+                sensor(i).to_string(),
+                "temperature".to_string(),
+                1.0,
+                ts(t0, i as i64).unix_micros(),
+            )
+        })
+        .chain((32..48).map(|i| {
+            let at = ts(t0, 1000 + i as i64).unix_micros();
+            (
+                sensor(i).to_string(),
+                "temperature".to_string(),
+                i as f64,
+                at,
+            )
+        }))
+        .chain(results[48..].iter().map(|r| match r {
+            Ok(Ingested::Created(r)) => (
+                "s0".to_string(),
+                "humidity".to_string(),
+                r.value,
+                r.timestamp.unix_micros(),
+            ),
+            other => panic!("{other:?}"),
+        }))
+        .collect();
+    expected.sort_by(|a, b| (a.3, &a.0, &a.1).cmp(&(b.3, &b.0, &b.1)));
+    let stored: Vec<(String, String, f64, i64)> = stored_readings(&s, run.id)
+        .await
+        .iter()
+        .map(|r| {
+            let kind = r.kind.as_str().to_string();
+            (
+                r.sensor_id.to_string(),
+                kind,
+                r.value,
+                r.timestamp.unix_micros(),
+            )
+        })
+        .collect();
+    assert_eq!(stored, expected);
+    let server_stamps: HashSet<i64> = stored
+        .iter()
+        .filter(|r| r.1 == "humidity")
+        .map(|r| r.3)
+        .collect();
+    assert_eq!(server_stamps.len(), 16, "server timestamps are distinct");
+}
+
+/// Readings sent while the run is being finished are either acknowledged and stored, or refused
+/// as not running and absent: never acknowledged and lost, never stored unacknowledged.
+pub async fn readings_racing_a_finish_are_stored_or_refused_never_lost(store: &TestStore) {
+    let s = store.services(default_config());
+    let alice = user("alice");
+    let run = start(&s, "alice", &["s1"]).await;
+    let t0 = s.clock.now();
+    let attempts = (0..64).map(|i| {
+        let (s, alice) = (s.clone(), alice.clone());
+        async move {
+            if i == 20 {
+                // The finish goes out among the readings.
+                let done = s.runs.finish(&alice, run.id, FinishRun::success()).await;
+                assert!(done.is_ok(), "{done:?}");
+                return None;
+            }
+            let sent = reading("s1", "pressure", 1000.0 + i as f64, Some(&ts(t0, i as i64)));
+            Some((i as i64, s.readings.ingest(&alice, run.id, sent).await))
+        }
+    });
+    let results: Vec<(i64, Result<Ingested, ServiceError>)> =
+        join_all(attempts).await.into_iter().flatten().collect();
+    let mut acknowledged = Vec::new();
+    for (i, result) in &results {
+        match result {
+            Ok(Ingested::Created(_)) => acknowledged.push(ts(t0, *i).unix_micros()),
+            Err(ServiceError::RunNotRunning { .. }) => {}
+            other => panic!("reading #{i}: unexpected answer {other:?}"),
+        }
+    }
+    let stored: Vec<i64> = stored_readings(&s, run.id)
+        .await
+        .iter()
+        .map(|r| r.timestamp.unix_micros())
+        .collect();
+    acknowledged.sort_unstable();
+    assert_eq!(
+        stored, acknowledged,
+        "stored readings are exactly the acknowledged ones"
+    );
+    assert_eq!(s.runs.get(run.id).await.unwrap().status, RunStatus::Success);
 }

@@ -16,8 +16,8 @@ use crate::model::{
     SensorSummary, Timestamp, Username,
 };
 use crate::ports::{
-    Admission, CapacityLimits, Finish, Inserted, ReadingQuery, ReadingStore, RunQuery, RunStore,
-    RunningCount,
+    Admission, CapacityLimits, Finish, Inserted, ReadingQuery, ReadingStore, RunInsert, RunQuery,
+    RunStore, RunningCount,
 };
 
 type ReadingOrder = (Timestamp, SensorId, ReadingType);
@@ -179,15 +179,25 @@ impl RunStore for InMemoryStore {
 #[async_trait]
 impl ReadingStore for InMemoryStore {
     async fn insert_reading(&self, reading: &SensorReading) -> Result<Inserted, StoreError> {
+        Ok(insert(&mut self.lock(), reading))
+    }
+
+    async fn insert_into_running_run(
+        &self,
+        reading: &SensorReading,
+        now: Timestamp,
+    ) -> Result<RunInsert, StoreError> {
+        // One lock for check and insert: a finish cannot come between them.
         let mut state = self.lock();
-        let run = state.readings.entry(reading.run_id).or_default();
-        match run.entry(order(reading)) {
-            Entry::Occupied(stored) => Ok(Inserted::Existing(stored.get().clone())),
-            Entry::Vacant(slot) => {
-                slot.insert(reading.clone());
-                Ok(Inserted::New)
-            }
+        let allowed = state.runs.get(&reading.run_id).is_some_and(|run| {
+            run.username == reading.user
+                && run.is_running_at(now)
+                && run.has_sensor(&reading.sensor_id)
+        });
+        if !allowed {
+            return Ok(RunInsert::Refused);
         }
+        Ok(RunInsert::Checked(insert(&mut state, reading)))
     }
 
     async fn insert_readings(&self, readings: &[SensorReading]) -> Result<Vec<bool>, StoreError> {
@@ -258,6 +268,18 @@ impl ReadingStore for InMemoryStore {
             .into_values()
             .filter_map(SensorSummary::fold)
             .collect())
+    }
+}
+
+/// Stores `reading` unless its key is taken.
+fn insert(state: &mut State, reading: &SensorReading) -> Inserted {
+    let run = state.readings.entry(reading.run_id).or_default();
+    match run.entry(order(reading)) {
+        Entry::Occupied(stored) => Inserted::Existing(stored.get().clone()),
+        Entry::Vacant(slot) => {
+            slot.insert(reading.clone());
+            Inserted::New
+        }
     }
 }
 

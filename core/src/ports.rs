@@ -105,6 +105,36 @@ pub enum Inserted {
     Existing(SensorReading),
 }
 
+/// Outcome of [`ReadingStore::insert_into_running_run`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunInsert {
+    /// The run passed the check; what became of the reading.
+    Checked(Inserted),
+    /// The run is missing, someone else's, not running at the instant given, or without the
+    /// reading's sensor: nothing was stored. The caller works out which.
+    Refused,
+}
+
+/// [`ReadingStore::insert_into_running_run`] in two calls, the run read first: for stores that
+/// cannot check and insert in one step. A finish landing between the two calls is not seen.
+///
+/// # Errors
+/// Those of [`RunStore::get_run`] and [`ReadingStore::insert_reading`].
+pub async fn check_then_insert(
+    runs: &dyn RunStore,
+    readings: &dyn ReadingStore,
+    reading: &SensorReading,
+    now: Timestamp,
+) -> Result<RunInsert, StoreError> {
+    let allowed = runs.get_run(reading.run_id).await?.is_some_and(|run| {
+        run.username == reading.user && run.is_running_at(now) && run.has_sensor(&reading.sensor_id)
+    });
+    if !allowed {
+        return Ok(RunInsert::Refused);
+    }
+    Ok(RunInsert::Checked(readings.insert_reading(reading).await?))
+}
+
 /// The terminal transition of a running run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Finish {
@@ -220,6 +250,21 @@ pub trait ReadingStore: Send + Sync {
     /// # Errors
     /// `Unavailable`/`Internal` on store failures.
     async fn insert_reading(&self, reading: &SensorReading) -> Result<Inserted, StoreError>;
+
+    /// Stores `reading` as [`ReadingStore::insert_reading`] does, but only into a run stored
+    /// `RUNNING` with `deadline >= now`, owned by `reading.user` and listing its sensor; otherwise
+    /// stores nothing and answers [`RunInsert::Refused`]. Stores that can MUST make check and
+    /// insert one step (a reading acknowledged into a run is never one refused by a finish that
+    /// completed before it); the single-reading ingest relies on this call alone, so a store
+    /// answers it in one round trip when it can.
+    ///
+    /// # Errors
+    /// `Unavailable`/`Internal` on store failures.
+    async fn insert_into_running_run(
+        &self,
+        reading: &SensorReading,
+        now: Timestamp,
+    ) -> Result<RunInsert, StoreError>;
 
     /// Stores a batch of readings of one run with distinct keys, all or nothing: if any key is
     /// stored with a different value, MUST store nothing and fail with [`StoreError::Conflict`]

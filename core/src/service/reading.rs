@@ -11,7 +11,7 @@ use crate::model::{
     Page, ReadingCursor, ReadingType, RunId, SensorId, SensorReading, SensorSummary, Timestamp,
     Username,
 };
-use crate::ports::{Clock, Inserted, Metrics, ReadingQuery, ReadingStore};
+use crate::ports::{Clock, Inserted, Metrics, ReadingQuery, ReadingStore, RunInsert};
 
 /// A reading as sent by a client, validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -161,35 +161,33 @@ impl ReadingService {
         run_id: RunId,
         reading: NewReading,
     ) -> Result<Ingested, ServiceError> {
-        let run = self.runs.running_run_of(user, run_id).await?;
-        if !run.has_sensor(&reading.sensor_id) {
-            return Err(ServiceError::UnknownSensor {
-                sensor_id: reading.sensor_id,
-            });
-        }
         let client_timestamp = reading.timestamp;
+        let now = self.clock.now();
         let mut stored = SensorReading {
             run_id,
             sensor_id: reading.sensor_id,
             kind: reading.kind,
             value: reading.value,
-            timestamp: client_timestamp.unwrap_or_else(|| self.clock.now()),
+            timestamp: client_timestamp.unwrap_or(now),
             user: user.clone(),
         };
+        // The run check travels with the insert; why a refused reading was refused is worked
+        // out only then.
         for _ in 0..SERVER_TIMESTAMP_TRIES {
             match timed(
                 &*self.metrics,
                 "insert_reading",
-                self.readings.insert_reading(&stored),
+                self.readings.insert_into_running_run(&stored, now),
             )
             .await?
             {
-                Inserted::New => {
+                RunInsert::Refused => return Err(self.refusal(user, &stored).await),
+                RunInsert::Checked(Inserted::New) => {
                     self.metrics
                         .readings_ingested(std::slice::from_ref(&stored));
                     return Ok(Ingested::Created(stored));
                 }
-                Inserted::Existing(existing) if client_timestamp.is_some() => {
+                RunInsert::Checked(Inserted::Existing(existing)) if client_timestamp.is_some() => {
                     return if existing.same_value_as(&stored) {
                         Ok(Ingested::Replayed(existing))
                     } else {
@@ -197,12 +195,28 @@ impl ReadingService {
                     };
                 }
                 // Two server-stamped readings in the same microsecond: take the next one.
-                Inserted::Existing(_) => stored.timestamp = stored.timestamp.plus_micros(1),
+                RunInsert::Checked(Inserted::Existing(_)) => {
+                    stored.timestamp = stored.timestamp.plus_micros(1);
+                }
             }
         }
         Err(ServiceError::Store(StoreError::Internal(
             "no free server timestamp for the reading".into(),
         )))
+    }
+
+    /// Why the store refused `reading`: the run is missing or someone else's, not running, or
+    /// without the sensor, checked in that order.
+    async fn refusal(&self, user: &Username, reading: &SensorReading) -> ServiceError {
+        match self.runs.running_run_of(user, reading.run_id).await {
+            Err(e) => e,
+            Ok(run) if !run.has_sensor(&reading.sensor_id) => ServiceError::UnknownSensor {
+                sensor_id: reading.sensor_id.clone(),
+            },
+            Ok(_) => ServiceError::Store(StoreError::Internal(
+                "the store refused a reading into a running run".into(),
+            )),
+        }
     }
 
     /// Ingests a batch into `user`'s running run, all or nothing.
@@ -412,8 +426,8 @@ mod tests {
     async fn a_replay_returns_the_stored_reading_and_counts_nothing() {
         let mut readings = MockReadingStore::new();
         readings
-            .expect_insert_reading()
-            .returning(|_| Ok(Inserted::Existing(stored(21.5, 0))));
+            .expect_insert_into_running_run()
+            .returning(|_, _| Ok(RunInsert::Checked(Inserted::Existing(stored(21.5, 0)))));
         let mut metrics = quiet_metrics();
         metrics.expect_readings_ingested().never();
         let at = now().to_string();
@@ -429,17 +443,17 @@ mod tests {
         let mut readings = MockReadingStore::new();
         let mut seq = mockall::Sequence::new();
         readings
-            .expect_insert_reading()
-            .withf(|r| r.timestamp == now())
+            .expect_insert_into_running_run()
+            .withf(|r, at| r.timestamp == now() && *at == now())
             .times(1)
             .in_sequence(&mut seq)
-            .returning(|_| Ok(Inserted::Existing(stored(20.0, 0))));
+            .returning(|_, _| Ok(RunInsert::Checked(Inserted::Existing(stored(20.0, 0)))));
         readings
-            .expect_insert_reading()
-            .withf(|r| r.timestamp == now().plus_micros(1))
+            .expect_insert_into_running_run()
+            .withf(|r, at| r.timestamp == now().plus_micros(1) && *at == now())
             .times(1)
             .in_sequence(&mut seq)
-            .returning(|_| Ok(Inserted::New));
+            .returning(|_, _| Ok(RunInsert::Checked(Inserted::New)));
         let mut metrics = quiet_metrics();
         metrics
             .expect_readings_ingested()
@@ -450,6 +464,56 @@ mod tests {
             .ingest(&alice(), run_id(), reading)
             .await;
         assert_eq!(result, Ok(Ingested::Created(stored(21.0, 1))));
+    }
+
+    #[tokio::test]
+    async fn a_refused_reading_is_explained_from_the_run() {
+        for (owner, sensor, expected) in [
+            ("bob", "s1", ServiceError::RunNotFound(run_id())),
+            (
+                "alice",
+                "s9",
+                ServiceError::UnknownSensor {
+                    sensor_id: SensorId::parse("s9").unwrap(),
+                },
+            ),
+        ] {
+            let mut runs = MockRunStore::new();
+            runs.expect_get_run()
+                .times(1)
+                .returning(move |_| Ok(Some(running(owner))));
+            let mut readings = MockReadingStore::new();
+            readings
+                .expect_insert_into_running_run()
+                .times(1)
+                .returning(|_, _| Ok(RunInsert::Refused));
+            let mut metrics = quiet_metrics();
+            metrics.expect_readings_ingested().never();
+            let service = ReadingService::new(run_service(runs, metrics), Arc::new(readings));
+            let reading = NewReading::new(sensor, "temperature", 21.0, None).unwrap();
+            let result = service.ingest(&alice(), run_id(), reading).await;
+            assert_eq!(result, Err(expected));
+        }
+    }
+
+    #[tokio::test]
+    async fn an_accepted_reading_costs_no_run_read() {
+        let mut runs = MockRunStore::new();
+        runs.expect_get_run().never();
+        let mut readings = MockReadingStore::new();
+        readings
+            .expect_insert_into_running_run()
+            .times(1)
+            .returning(|_, _| Ok(RunInsert::Checked(Inserted::New)));
+        let mut metrics = quiet_metrics();
+        metrics
+            .expect_readings_ingested()
+            .times(1)
+            .returning(|_| ());
+        let service = ReadingService::new(run_service(runs, metrics), Arc::new(readings));
+        let reading = NewReading::new("s1", "temperature", 21.0, None).unwrap();
+        let result = service.ingest(&alice(), run_id(), reading).await;
+        assert_eq!(result, Ok(Ingested::Created(stored(21.0, 0))));
     }
 
     #[tokio::test]
