@@ -132,6 +132,7 @@
 
 mod batch;
 mod codec;
+mod consumed;
 mod error;
 mod query;
 mod readings;

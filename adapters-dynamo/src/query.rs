@@ -7,6 +7,7 @@ use iot_core::StoreError;
 
 use crate::DynamoStore;
 use crate::codec::Item;
+use crate::consumed::{self, Units};
 use crate::error::sdk_error;
 
 /// One `Query`, paged through by [`DynamoStore::query_each`].
@@ -108,9 +109,11 @@ impl DynamoStore {
                 .consistent_read(spec.consistent)
                 .set_limit(page_limit)
                 .set_exclusive_start_key(start_key.take())
+                .return_consumed_capacity(consumed::TOTAL)
                 .send()
                 .await
                 .map_err(|e| sdk_error("Query", spec.table, e))?;
+            consumed::report(Units::Read, out.consumed_capacity());
             for item in out.items.unwrap_or_default() {
                 if visit(item)? {
                     counted += 1;

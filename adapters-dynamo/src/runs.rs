@@ -14,6 +14,7 @@ use iot_core::ports::{Admission, CapacityLimits, Finish, RunQuery, RunStore, Run
 
 use crate::DynamoStore;
 use crate::batch::backoff;
+use crate::consumed::{self, Units};
 use crate::codec::{
     ALL_RUNS, BY_START, BY_USER, Capacity, Item, PK, capacity_key, cursor_sk, n_int, run_from_item,
     run_item, run_key, s, slot_value, user_pk,
@@ -65,10 +66,14 @@ impl DynamoStore {
             .client
             .transact_write_items()
             .set_transact_items(Some(items))
+            .return_consumed_capacity(consumed::TOTAL)
             .send()
             .await
         {
-            Ok(_) => Ok(Tx::Committed),
+            Ok(out) => {
+                consumed::report(Units::Write, out.consumed_capacity());
+                Ok(Tx::Committed)
+            }
             Err(err) => {
                 match err.as_service_error() {
                     Some(TransactWriteItemsError::TransactionCanceledException(canceled)) => {
@@ -91,9 +96,11 @@ impl DynamoStore {
             .table_name(&self.runs_table)
             .set_key(Some(capacity_key()))
             .consistent_read(true)
+            .return_consumed_capacity(consumed::TOTAL)
             .send()
             .await
             .map_err(|e| sdk_error("GetItem", &self.runs_table, e))?;
+        consumed::report(Units::Read, out.consumed_capacity());
         Capacity::from_item(out.item.as_ref())
     }
 
@@ -104,9 +111,11 @@ impl DynamoStore {
             .table_name(&self.runs_table)
             .set_key(Some(run_key(id)))
             .consistent_read(true)
+            .return_consumed_capacity(consumed::TOTAL)
             .send()
             .await
             .map_err(|e| sdk_error("GetItem", &self.runs_table, e))?;
+        consumed::report(Units::Read, out.consumed_capacity());
         out.item.as_ref().map(run_from_item).transpose()
     }
 
@@ -200,10 +209,14 @@ impl DynamoStore {
             .expression_attribute_names("#id", id.to_string())
             .expression_attribute_names("#ver", "version")
             .expression_attribute_values(":one", n_int(1))
+            .return_consumed_capacity(consumed::TOTAL)
             .send()
             .await;
         match result {
-            Ok(_) => Ok(()),
+            Ok(out) => {
+                consumed::report(Units::Write, out.consumed_capacity());
+                Ok(())
+            }
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|e| e.is_conditional_check_failed_exception()) =>

@@ -44,7 +44,7 @@ mod event;
 use std::convert::Infallible;
 use std::io::Write;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use adapters_dynamo::DynamoStore;
 use adapters_dynamo::emf::EmfMetrics;
@@ -54,7 +54,7 @@ use axum::body::{Body as AxumBody, Bytes};
 use http_body_util::Full;
 use iot_core::service::{ReadingService, RunService};
 use iot_http::identity::{Authenticated, AuthenticatedUser, UserHeader};
-use iot_http::{ApiError, AppState, IdentitySource};
+use iot_http::{ApiError, AppState, IdentitySource, server_timing};
 use lambda_http::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use lambda_http::http::{HeaderValue, Response};
 use lambda_http::request::RequestOrigin;
@@ -79,6 +79,8 @@ struct Inner {
     readings: ReadingService,
     store: DynamoStore,
     metrics: Arc<EmfMetrics>,
+    /// How long [`build`] took: reported as `cold;dur=` on the instance's first response.
+    init: Duration,
     /// The authorizer claim holding the user, with `IDENTITY_SOURCE=jwt-claim`.
     identity_claim: Option<String>,
 }
@@ -103,6 +105,7 @@ pub async fn build_with_emf_writer(
     config: &Config,
     emf: Box<dyn Write + Send>,
 ) -> anyhow::Result<App> {
+    let init_started = Instant::now();
     let store = DynamoStore::connect(&config.dynamo()).await;
     if config.create_tables {
         store
@@ -144,6 +147,7 @@ pub async fn build_with_emf_writer(
             readings,
             store,
             metrics,
+            init: init_started.elapsed(),
             identity_claim,
         }),
     })
@@ -200,10 +204,10 @@ impl App {
     /// [`InvokeError::UnsupportedEvent`] for a payload that is no API Gateway or scheduled
     /// event; [`InvokeError::SweepFailed`] when the sweep cannot reach the store.
     pub async fn invoke(&self, event: LambdaEvent<Value>) -> Result<Value, InvokeError> {
-        self.inner.metrics.cold_start();
+        let cold = self.inner.metrics.cold_start();
         let LambdaEvent { payload, context } = event;
         match event::classify(payload) {
-            Ok(event::Incoming::Http(request)) => self.handle_http(*request, context).await,
+            Ok(event::Incoming::Http(request)) => self.handle_http(*request, context, cold).await,
             Ok(event::Incoming::Scheduled) => {
                 let expired = self.inner.runs.sweep().await.map_err(|e| {
                     tracing::error!(error = %e, "timeout sweep failed");
@@ -220,17 +224,18 @@ impl App {
     }
 
     /// An API Gateway event through `lambda_http` (request and response conversion for the
-    /// event's type) around [`App::route`].
+    /// event's type) around [`App::route`]; `cold` on the instance's first invocation.
     async fn handle_http(
         &self,
         request: lambda_http::request::LambdaRequest,
         context: Context,
+        cold: bool,
     ) -> Result<Value, InvokeError> {
         let http_api = matches!(request.request_origin(), RequestOrigin::ApiGatewayV2);
         let app = self.clone();
         let service = tower::service_fn(move |request: lambda_http::Request| {
             let app = app.clone();
-            async move { Ok::<_, Infallible>(app.route(request, http_api).await) }
+            async move { Ok::<_, Infallible>(app.route(request, http_api, cold).await) }
         });
         let response = lambda_http::Adapter::from(service)
             .oneshot(LambdaEvent::new(request, context))
@@ -241,8 +246,14 @@ impl App {
 
     /// Fixes what API Gateway and `lambda_http` leave for us (stage in the path, the
     /// authorizer's claim), calls the router and collects the body (into a `Sync` body, which
-    /// keeps the `lambda_http` adapter's future `Send`).
-    async fn route(&self, request: lambda_http::Request, http_api: bool) -> Response<Full<Bytes>> {
+    /// keeps the `lambda_http` adapter's future `Send`). A cold response also carries the
+    /// instance's initialisation time in `Server-Timing` (`cold;dur=`).
+    async fn route(
+        &self,
+        request: lambda_http::Request,
+        http_api: bool,
+        cold: bool,
+    ) -> Response<Full<Bytes>> {
         let (mut parts, body) = request.into_parts();
         if let Some(path) = event::route_path(&parts) {
             event::set_path(&mut parts, &path);
@@ -280,6 +291,9 @@ impl App {
                     .unwrap_or_default()
             }
         };
+        if cold {
+            server_timing::append(&mut parts.headers, &server_timing::cold_entry(self.inner.init));
+        }
         if http_api {
             event::join_repeated_headers(&mut parts.headers);
         }

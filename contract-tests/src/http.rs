@@ -1231,6 +1231,216 @@ pub async fn the_openapi_document_lists_every_route(t: &dyn HttpTarget) {
     }
 }
 
+/// The entries of a response's `Server-Timing` header, name → `dur` (every entry has one).
+fn server_timing(r: &TestResponse) -> std::collections::BTreeMap<String, f64> {
+    let value = r
+        .header("server-timing")
+        .unwrap_or_else(|| panic!("no Server-Timing on a {} response", r.status));
+    value
+        .split(',')
+        .map(|entry| {
+            let mut fields = entry.trim().split(';');
+            let name = fields.next().unwrap().trim().to_string();
+            let dur = fields
+                .find_map(|f| f.trim().strip_prefix("dur="))
+                .unwrap_or_else(|| panic!("{name} has no dur in {value}"))
+                .parse::<f64>()
+                .unwrap_or_else(|e| panic!("{name}: {e} in {value}"));
+            assert!(dur.is_finite() && dur >= 0.0, "{name}={dur} in {value}");
+            (name, dur)
+        })
+        .collect()
+}
+
+/// Every response (success, error, export) reports `app` and `store` time in `Server-Timing`,
+/// liveness spends no store time, store time never exceeds the handler's, and the header is
+/// exposed to pages through CORS.
+pub async fn every_response_reports_server_timing(t: &dyn HttpTarget) {
+    let id = id_of(&start(t, "alice", &["s1"]).await);
+    let reading = json!({ "sensorId": "s1", "type": "temperature", "reading": 20.5 });
+    let responses = [
+        send_reading(t, "alice", &id, &reading).await,
+        t.send(TestRequest::get(&format!("/api/runs/{id}/summary")))
+            .await,
+        t.send(TestRequest::get(&format!("/api/runs/{RANDOM_ID}")))
+            .await,
+        t.send(TestRequest::get(&format!("/api/runs/{id}/readings")).header("accept", "text/csv"))
+            .await,
+        t.send(TestRequest::get("/api/runs/can-start").header("origin", ALLOWED_ORIGIN))
+            .await,
+    ];
+    for r in &responses {
+        let timing = server_timing(r);
+        let (app, store) = (timing["app"], timing["store"]);
+        assert!(store <= app, "store {store} ms > app {app} ms ({})", r.status);
+        for units in ["rcu", "wcu"] {
+            if let Some(n) = timing.get(units) {
+                assert!(*n > 0.0, "{units} is reported only when consumed");
+            }
+        }
+    }
+    assert_eq!(
+        (responses[0].status, responses[2].status),
+        (201, 404),
+        "the requests above did what they were meant to"
+    );
+    let health = server_timing(&t.send(TestRequest::get("/health")).await);
+    assert_eq!(health["store"], 0.0, "liveness never calls the store");
+    let exposed = responses[4]
+        .header("access-control-expose-headers")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    assert!(exposed.contains("server-timing"), "{exposed}");
+}
+
+/// `cold` appears on no response but an instance's first (a server that never cold-starts per
+/// request, such as `app-ecs`, never sends it).
+pub async fn cold_is_reported_at_most_on_an_instances_first_response(t: &dyn HttpTarget) {
+    let colds: Vec<bool> = {
+        let mut colds = Vec::new();
+        for _ in 0..3 {
+            let r = t.send(TestRequest::get("/api/runs/can-start")).await;
+            colds.push(server_timing(&r).contains_key("cold"));
+        }
+        colds
+    };
+    assert_eq!(&colds[1..], &[false, false], "{colds:?}");
+}
+
+/// A run whose readings span more than one store page of the export (1000), in two batches.
+async fn run_with_1500_readings(t: &dyn HttpTarget) -> (String, Vec<Value>) {
+    let id = id_of(&start(t, "alice", &["s1", "s2"]).await);
+    for half in 0..2 {
+        let readings: Vec<Value> = (0..750)
+            .map(|i| {
+                let n = half * 750 + i;
+                json!({
+                    "sensorId": if n % 2 == 0 { "s1" } else { "s2" },
+                    "type": if n % 3 == 0 { "humidity" } else { "temperature" },
+                    "reading": f64::from(n % 400) / 8.0,
+                    "timestamp": format!("2026-11-25T10:{:02}:{:02}.{:06}Z", n / 600, n / 10 % 60, n % 10),
+                })
+            })
+            .collect();
+        let r = batch(t, "alice", &id, &json!(readings)).await;
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    }
+    let mut listed = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = t
+            .send(TestRequest::get(&format!(
+                "/api/runs/{id}/readings?limit=1000{cursor}"
+            )))
+            .await
+            .json();
+        listed.extend(page["items"].as_array().unwrap().iter().cloned());
+        match page["nextCursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(listed.len(), 1500);
+    (id, listed)
+}
+
+/// `Accept: text/csv` streams every reading of the run (beyond one page) in listing order as
+/// RFC 4180 CSV with a header row and the API's timestamp format; a missing run is still a
+/// JSON `404`.
+pub async fn csv_export_streams_every_reading_with_a_header_row(t: &dyn HttpTarget) {
+    let (id, listed) = run_with_1500_readings(t).await;
+    let r = t
+        .send(TestRequest::get(&format!("/api/runs/{id}/readings")).header("accept", "text/csv"))
+        .await;
+    assert_eq!(r.status, 200);
+    assert!(
+        r.header("content-type")
+            .unwrap_or_default()
+            .starts_with("text/csv"),
+        "{:?}",
+        r.header("content-type")
+    );
+    let text = String::from_utf8(r.body.clone()).unwrap();
+    assert!(text.ends_with("\r\n"), "RFC 4180 lines end with CRLF");
+    let lines: Vec<&str> = text.trim_end_matches("\r\n").split("\r\n").collect();
+    assert_eq!(lines[0], "runId,sensorId,type,reading,timestamp,user");
+    let expected: Vec<String> = listed
+        .iter()
+        .map(|r| {
+            format!(
+                "{},{},{},{},{},{}",
+                r["runId"].as_str().unwrap(),
+                r["sensorId"].as_str().unwrap(),
+                r["type"].as_str().unwrap(),
+                r["reading"].as_f64().unwrap(),
+                r["timestamp"].as_str().unwrap(),
+                r["user"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(lines[1..], expected[..]);
+    let missing = t
+        .send(
+            TestRequest::get(&format!("/api/runs/{RANDOM_ID}/readings"))
+                .header("accept", "text/csv"),
+        )
+        .await;
+    assert_error(&missing, 404, "run_not_found");
+}
+
+/// `Accept: application/x-ndjson` streams every reading of the run, one JSON reading per line,
+/// exactly as the JSON listing pages show them; filters apply.
+pub async fn ndjson_export_streams_every_reading_in_listing_order(t: &dyn HttpTarget) {
+    let (id, listed) = run_with_1500_readings(t).await;
+    let r = t
+        .send(
+            TestRequest::get(&format!("/api/runs/{id}/readings"))
+                .header("accept", "application/x-ndjson"),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/x-ndjson"));
+    let exported: Vec<Value> = String::from_utf8(r.body.clone())
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(exported, listed);
+    let humidity = t
+        .send(
+            TestRequest::get(&format!("/api/runs/{id}/readings?type=humidity&sensorId=s1"))
+                .header("accept", "application/x-ndjson"),
+        )
+        .await;
+    let filtered: Vec<Value> = listed
+        .iter()
+        .filter(|r| r["type"] == "humidity" && r["sensorId"] == "s1")
+        .cloned()
+        .collect();
+    let exported: Vec<Value> = String::from_utf8(humidity.body)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(exported, filtered);
+}
+
+/// A DynamoDB-backed response that read items reports the read capacity units it consumed (the
+/// emulator reports none for `TransactWriteItems`, so writes by transaction are not asserted here).
+pub async fn dynamodb_responses_report_consumed_capacity(t: &dyn HttpTarget) {
+    let id = id_of(&start(t, "alice", &["s1"]).await);
+    let read = t.send(TestRequest::get(&format!("/api/runs/{id}"))).await;
+    let timing = server_timing(&read);
+    assert!(timing.get("rcu").is_some_and(|u| *u > 0.0), "{timing:?}");
+    assert!(!timing.contains_key("wcu"), "a read writes nothing: {timing:?}");
+}
+
+/// A new Lambda instance's first response carries its initialisation time as `cold`.
+pub async fn a_new_lambda_instance_reports_its_init_time(t: &dyn HttpTarget) {
+    let first = server_timing(&t.send(TestRequest::get("/health")).await);
+    assert!(first.get("cold").is_some_and(|ms| *ms > 0.0), "{first:?}");
+}
+
 /// Stamps out every HTTP scenario for one target, as `mod $target { #[tokio::test] fn … }`.
 ///
 /// `$factory` is an async expression giving `Option<T>` where `T: Deref<Target = dyn HttpTarget>`
@@ -1266,6 +1476,10 @@ macro_rules! http_suite {
             operations_and_unknown_routes,
             cors_allows_listed_origins_only,
             the_openapi_document_lists_every_route,
+            every_response_reports_server_timing,
+            cold_is_reported_at_most_on_an_instances_first_response,
+            csv_export_streams_every_reading_with_a_header_row,
+            ndjson_export_streams_every_reading_in_listing_order,
         );
     };
     (@with $target:ident, $factory:expr; $($scenario:ident),* $(,)?) => {

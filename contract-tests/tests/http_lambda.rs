@@ -49,4 +49,15 @@ contract_tests::http_suite!(@with lambda_emulator, EmulatorTarget::start();
     operations_and_unknown_routes,
     cors_allows_listed_origins_only,
     the_openapi_document_lists_every_route,
+    every_response_reports_server_timing,
+    cold_is_reported_at_most_on_an_instances_first_response,
+    csv_export_streams_every_reading_with_a_header_row,
+    ndjson_export_streams_every_reading_in_listing_order,
+    dynamodb_responses_report_consumed_capacity,
+);
+
+// Scenarios only a DynamoDB-backed Lambda instance meets.
+contract_tests::http_suite!(@with lambda_v2_costs, LambdaEventTarget::http_api_v2();
+    dynamodb_responses_report_consumed_capacity,
+    a_new_lambda_instance_reports_its_init_time,
 );

@@ -32,6 +32,7 @@ pub mod clock;
 pub mod cursor;
 pub mod error;
 pub mod memory;
+pub mod meter;
 pub mod model;
 pub mod ports;
 pub mod service;

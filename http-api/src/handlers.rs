@@ -18,6 +18,7 @@ use crate::dto::{
     SummaryJson,
 };
 use crate::error::{ApiError, ApiResult};
+use crate::export::{self, ExportFormat};
 use crate::extract::{self, BATCH_BODY, SMALL_BODY};
 
 type Ok<T> = ApiResult<T>;
@@ -309,21 +310,32 @@ fn sensor_param(params: &std::collections::HashMap<String, String>) -> ApiResult
         .transpose()?)
 }
 
-/// A run's readings, ascending by timestamp, sensorId, type.
+/// A run's readings, ascending by timestamp, sensorId, type: one page as JSON, or with
+/// `Accept: text/csv` / `Accept: application/x-ndjson` every reading from `cursor` on, streamed
+/// (`limit` is then ignored).
 #[utoipa::path(get, path = "/api/runs/{id}/readings", tag = "readings",
     params(("id" = String, Path, description = "run UUID"),
         ("sensorId" = Option<String>, Query), ("type" = Option<String>, Query),
         ("from" = Option<String>, Query, description = "inclusive, RFC 3339"),
         ("to" = Option<String>, Query, description = "exclusive, RFC 3339"),
-        ("limit" = Option<u32>, Query, description = "1..=1000, default 100"),
-        ("cursor" = Option<String>, Query)),
-    responses((status = 200, body = ReadingPage), (status = 400, body = ErrorJson),
+        ("limit" = Option<u32>, Query, description = "1..=1000, default 100 (JSON only)"),
+        ("cursor" = Option<String>, Query),
+        ("Accept" = Option<String>, Header,
+            description = "`text/csv` or `application/x-ndjson` for an export of every reading")),
+    responses(
+        (status = 200, description = "a page (JSON) or every reading (CSV with a header row, NDJSON)",
+            content(
+                (ReadingPage = "application/json"),
+                (String = "text/csv"),
+                (String = "application/x-ndjson"),
+            )),
+        (status = 400, body = ErrorJson),
         (status = 404, body = ErrorJson)))]
 pub async fn list_readings(
     State(app): State<AppState>,
     Path(id): Path<String>,
     parts: Parts,
-) -> Ok<Json<ReadingPage>> {
+) -> Ok<Response> {
     extract::optional_user(&app, &parts)?;
     let params = extract::query(&parts)?;
     let query = ReadingQuery {
@@ -338,11 +350,15 @@ pub async fn list_readings(
             .map(|c| ReadingCursor::decode(c))
             .transpose()?,
     };
+    if let Some(format) = ExportFormat::from_accept(&parts.headers) {
+        return export::respond(app.readings.clone(), query, format).await;
+    }
     let page = app.readings.list(query).await.map_err(ApiError::read)?;
     Ok(Json(ReadingPage {
         items: page.items.into_iter().map(Into::into).collect(),
         next_cursor: page.next.map(|c| c.encode()),
-    }))
+    })
+    .into_response())
 }
 
 /// Compatibility listing: a run's newest readings, `{items, count}`.

@@ -5,7 +5,7 @@
 //! of the domain services of `iot-core` and back; it knows nothing of the store behind them.
 //!
 //! What it does for every route: identity from a pluggable [`IdentitySource`], one error shape
-//! ([`ApiError`]: `{"error", "message", …}`), `X-Request-Id` on every response, body limits
+//! ([`ApiError`]: `{"error", "message", …}`), `X-Request-Id` and `Server-Timing` on every response, body limits
 //! (`413`), the CORS allow-list, a request timeout, panics turned into `500`, and an OpenAPI 3.1
 //! document generated from the handlers at `/api/openapi.json`.
 //!
@@ -27,9 +27,11 @@
 
 pub mod dto;
 pub mod error;
+pub mod export;
 pub mod extract;
 pub mod handlers;
 pub mod identity;
+pub mod server_timing;
 #[cfg(feature = "cli")]
 pub mod settings;
 
@@ -41,6 +43,7 @@ use axum::handler::HandlerWithoutStateExt as _;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router};
+use iot_core::meter::MeteredMetrics;
 use iot_core::ports::{Metrics, RandomIds, ReadingStore, RunStore, SystemClock};
 use iot_core::service::{ReadingService, RunConfig, RunService};
 use tower_http::catch_panic::CatchPanicLayer;
@@ -76,6 +79,8 @@ impl AppState {
         config: RunConfig,
         identity: Arc<dyn IdentitySource>,
     ) -> Self {
+        // Every store call the services time also lands in the request's meter (Server-Timing).
+        let metrics: Arc<dyn Metrics> = Arc::new(MeteredMetrics::new(metrics));
         let runs = RunService::new(
             runs,
             metrics,
@@ -190,6 +195,7 @@ pub fn router_with(state: AppState, config: &HttpConfig, extra: OpenApiRouter<Ap
             Arc::new(config.cors_allowed_origins.clone()),
             foreign_origins_get_no_cors_headers,
         ))
+        .layer(axum::middleware::from_fn(server_timing::server_timing))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
             let id = request
@@ -220,6 +226,7 @@ fn cors(config: &HttpConfig) -> CorsLayer {
         .expose_headers([
             HeaderName::from_static("x-request-id"),
             HeaderName::from_static("location"),
+            HeaderName::from_static("server-timing"),
         ])
         .max_age(Duration::from_secs(3600))
 }
