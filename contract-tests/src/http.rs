@@ -1272,7 +1272,11 @@ pub async fn every_response_reports_server_timing(t: &dyn HttpTarget) {
     for r in &responses {
         let timing = server_timing(r);
         let (app, store) = (timing["app"], timing["store"]);
-        assert!(store <= app, "store {store} ms > app {app} ms ({})", r.status);
+        assert!(
+            store <= app,
+            "store {store} ms > app {app} ms ({})",
+            r.status
+        );
         for units in ["rcu", "wcu"] {
             if let Some(n) = timing.get(units) {
                 assert!(*n > 0.0, "{units} is reported only when consumed");
@@ -1307,13 +1311,13 @@ pub async fn cold_is_reported_at_most_on_an_instances_first_response(t: &dyn Htt
     assert_eq!(&colds[1..], &[false, false], "{colds:?}");
 }
 
-/// A run whose readings span more than one store page of the export (1000), in two batches.
-async fn run_with_1500_readings(t: &dyn HttpTarget) -> (String, Vec<Value>) {
+/// A run whose readings span more than one store page of the export (250), in two batches.
+async fn run_with_260_readings(t: &dyn HttpTarget) -> (String, Vec<Value>) {
     let id = id_of(&start(t, "alice", &["s1", "s2"]).await);
     for half in 0..2 {
-        let readings: Vec<Value> = (0..750)
+        let readings: Vec<Value> = (0..130)
             .map(|i| {
-                let n = half * 750 + i;
+                let n = half * 130 + i;
                 json!({
                     "sensorId": if n % 2 == 0 { "s1" } else { "s2" },
                     "type": if n % 3 == 0 { "humidity" } else { "temperature" },
@@ -1328,19 +1332,20 @@ async fn run_with_1500_readings(t: &dyn HttpTarget) -> (String, Vec<Value>) {
     let mut listed = Vec::new();
     let mut cursor = String::new();
     loop {
-        let page = t
+        let r = t
             .send(TestRequest::get(&format!(
-                "/api/runs/{id}/readings?limit=1000{cursor}"
+                "/api/runs/{id}/readings?limit=100{cursor}"
             )))
-            .await
-            .json();
+            .await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let page = r.json();
         listed.extend(page["items"].as_array().unwrap().iter().cloned());
         match page["nextCursor"].as_str() {
             Some(next) => cursor = format!("&cursor={next}"),
             None => break,
         }
     }
-    assert_eq!(listed.len(), 1500);
+    assert_eq!(listed.len(), 260);
     (id, listed)
 }
 
@@ -1348,7 +1353,7 @@ async fn run_with_1500_readings(t: &dyn HttpTarget) -> (String, Vec<Value>) {
 /// RFC 4180 CSV with a header row and the API's timestamp format; a missing run is still a
 /// JSON `404`.
 pub async fn csv_export_streams_every_reading_with_a_header_row(t: &dyn HttpTarget) {
-    let (id, listed) = run_with_1500_readings(t).await;
+    let (id, listed) = run_with_260_readings(t).await;
     let r = t
         .send(TestRequest::get(&format!("/api/runs/{id}/readings")).header("accept", "text/csv"))
         .await;
@@ -1391,7 +1396,7 @@ pub async fn csv_export_streams_every_reading_with_a_header_row(t: &dyn HttpTarg
 /// `Accept: application/x-ndjson` streams every reading of the run, one JSON reading per line,
 /// exactly as the JSON listing pages show them; filters apply.
 pub async fn ndjson_export_streams_every_reading_in_listing_order(t: &dyn HttpTarget) {
-    let (id, listed) = run_with_1500_readings(t).await;
+    let (id, listed) = run_with_260_readings(t).await;
     let r = t
         .send(
             TestRequest::get(&format!("/api/runs/{id}/readings"))
@@ -1408,8 +1413,10 @@ pub async fn ndjson_export_streams_every_reading_in_listing_order(t: &dyn HttpTa
     assert_eq!(exported, listed);
     let humidity = t
         .send(
-            TestRequest::get(&format!("/api/runs/{id}/readings?type=humidity&sensorId=s1"))
-                .header("accept", "application/x-ndjson"),
+            TestRequest::get(&format!(
+                "/api/runs/{id}/readings?type=humidity&sensorId=s1"
+            ))
+            .header("accept", "application/x-ndjson"),
         )
         .await;
     let filtered: Vec<Value> = listed
@@ -1432,7 +1439,10 @@ pub async fn dynamodb_responses_report_consumed_capacity(t: &dyn HttpTarget) {
     let read = t.send(TestRequest::get(&format!("/api/runs/{id}"))).await;
     let timing = server_timing(&read);
     assert!(timing.get("rcu").is_some_and(|u| *u > 0.0), "{timing:?}");
-    assert!(!timing.contains_key("wcu"), "a read writes nothing: {timing:?}");
+    assert!(
+        !timing.contains_key("wcu"),
+        "a read writes nothing: {timing:?}"
+    );
 }
 
 /// A new Lambda instance's first response carries its initialisation time as `cold`.

@@ -17,8 +17,9 @@ use iot_core::service::ReadingService;
 use crate::dto::ReadingJson;
 use crate::error::{ApiError, ApiResult};
 
-/// Readings per store page while exporting.
-pub const EXPORT_PAGE: u32 = 1000;
+/// Readings per store page while exporting: small enough that one DynamoDB `Query` page stays
+/// well within the SDK's attempt timeout, large enough that PostgreSQL round trips stay cheap.
+pub const EXPORT_PAGE: u32 = 250;
 
 /// A streamed representation of a run's readings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,33 +127,30 @@ pub async fn respond(
     query.limit = EXPORT_PAGE;
     let first = readings.list(query.clone()).await.map_err(ApiError::read)?;
     let file = format!("run-{}.{}", query.run_id, format.extension());
-    let pages = futures::stream::unfold(
-        Step::Emit(first, query, true),
-        move |state| {
-            let readings = readings.clone();
-            async move {
-                let (page, mut query, first) = match state {
-                    Step::Done => return None,
-                    Step::Emit(page, query, first) => (page, query, first),
-                    Step::Fetch(query) => match readings.list(query.clone()).await {
-                        Ok(page) => (page, query, false),
-                        Err(e) => {
-                            tracing::error!(error = %e, run = %query.run_id, "export stopped");
-                            return Some((Err(std::io::Error::other(e.to_string())), Step::Done));
-                        }
-                    },
-                };
-                let next = match page.next {
-                    Some(cursor) => {
-                        query.after = Some(cursor);
-                        Step::Fetch(query)
+    let pages = futures::stream::unfold(Step::Emit(first, query, true), move |state| {
+        let readings = readings.clone();
+        async move {
+            let (page, mut query, first) = match state {
+                Step::Done => return None,
+                Step::Emit(page, query, first) => (page, query, first),
+                Step::Fetch(query) => match readings.list(query.clone()).await {
+                    Ok(page) => (page, query, false),
+                    Err(e) => {
+                        tracing::error!(error = %e, run = %query.run_id, "export stopped");
+                        return Some((Err(std::io::Error::other(e.to_string())), Step::Done));
                     }
-                    None => Step::Done,
-                };
-                Some((format.encode(page.items, first), next))
-            }
-        },
-    );
+                },
+            };
+            let next = match page.next {
+                Some(cursor) => {
+                    query.after = Some(cursor);
+                    Step::Fetch(query)
+                }
+                None => Step::Done,
+            };
+            Some((format.encode(page.items, first), next))
+        }
+    });
     let mut response = (StatusCode::OK, Body::from_stream(pages)).into_response();
     let headers = response.headers_mut();
     headers.insert(
