@@ -14,11 +14,11 @@ use iot_core::ports::{Admission, CapacityLimits, Finish, RunQuery, RunStore, Run
 
 use crate::DynamoStore;
 use crate::batch::backoff;
-use crate::consumed::{self, Units};
 use crate::codec::{
     ALL_RUNS, BY_START, BY_USER, Capacity, Item, PK, capacity_key, cursor_sk, n_int, run_from_item,
     run_item, run_key, s, slot_value, user_pk,
 };
+use crate::consumed::{self, Units};
 use crate::error::{build_error, reason_code, sdk_error};
 use crate::query::QuerySpec;
 

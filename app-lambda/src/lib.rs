@@ -292,7 +292,10 @@ impl App {
             }
         };
         if cold {
-            server_timing::append(&mut parts.headers, &server_timing::cold_entry(self.inner.init));
+            server_timing::append(
+                &mut parts.headers,
+                &server_timing::cold_entry(self.inner.init),
+            );
         }
         if http_api {
             event::join_repeated_headers(&mut parts.headers);

@@ -188,9 +188,7 @@ mod tests {
     fn nested_meters_are_separate_and_the_outer_one_is_restored() {
         let (outer, inner) = (RequestMeter::new(), RequestMeter::new());
         block_on(outer.instrument(async {
-            inner
-                .instrument(async { record_capacity(1.0, 0.0) })
-                .await;
+            inner.instrument(async { record_capacity(1.0, 0.0) }).await;
             record_capacity(0.0, 1.0);
         }));
         assert_eq!(inner.totals().read_units, 1.0);
