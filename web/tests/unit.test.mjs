@@ -200,3 +200,47 @@ describe('simulation', () => {
     assert.equal(api.stored.size, sent);
   });
 });
+
+describe('cost model', async () => {
+  const { readFileSync } = await import('node:fs');
+  const cost = await import('../src/cost.js');
+  const read = (name) => JSON.parse(readFileSync(new URL(`../src/cost/${name}`, import.meta.url), 'utf8'));
+  const prices = read('prices.json');
+  const worked = read('examples.json');
+
+  test('every price names its region, date and source page', () => {
+    assert.equal(prices.region, 'us-east-1');
+    for (const [name, p] of Object.entries(prices.prices)) {
+      assert.ok(p.usd > 0 && /^\d{4}-\d{2}-\d{2}$/.test(p.date) && p.source.startsWith('https://aws.amazon.com/'), name);
+    }
+    assert.equal(worked.priceTable, prices.version);
+  });
+
+  for (const example of worked.examples) {
+    test(`worked example: ${example.name}`, () => {
+      const w = example.workload;
+      const r = example.readingsPerSecond;
+      const sls = cost.serverlessMonthly(prices, w, r);
+      const ecs = cost.ecsMonthly(prices, w, r);
+      const got = {
+        serverlessMonthly: sls,
+        ecsMonthly: ecs,
+        serverlessPerMillionReadings: cost.perMillionReadings(prices, sls, r),
+        ecsPerMillionReadings: cost.perMillionReadings(prices, ecs, r),
+        breakEvenReadingsPerSecond: cost.breakEven(prices, w),
+      };
+      for (const [key, want] of Object.entries(example.expected)) {
+        assert.ok(Math.abs(got[key] - want) <= 1e-6 * Math.max(1, Math.abs(want)), `${key}: ${got[key]} ≠ ${want}`);
+      }
+    });
+  }
+
+  test('estimate gives both sides at the measured rate and at 1, 10, 100 readings/s', () => {
+    const { workload } = worked.examples[0];
+    const e = cost.estimate(prices, workload, 10);
+    assert.deepEqual(Object.keys(e.ecs.monthly), ['1', '10', '100', 'measured']);
+    assert.equal(e.serverless.monthly.measured, e.serverless.monthly['10']);
+    assert.ok(e.serverless.monthly['100'] > e.ecs.monthly['100'], 'past the break-even, ECS is cheaper');
+    assert.ok(e.serverless.monthly['1'] < e.ecs.monthly['1'], 'below it, Serverless is');
+  });
+});
