@@ -1,9 +1,10 @@
-//! Batch reads and writes with the limits real DynamoDB enforces (100 keys per `BatchGetItem`,
-//! 25 requests per `BatchWriteItem`) and retries of unprocessed work until a deadline.
+//! Batch reads with the limit real DynamoDB enforces (100 keys per `BatchGetItem`) and retries of
+//! unprocessed keys until a deadline. (Readings are written one conditional put each: see
+//! `write_once`; `BatchWriteItem` cannot carry conditions.)
 
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::{KeysAndAttributes, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::KeysAndAttributes;
 use iot_core::StoreError;
 
 use crate::DynamoStore;
@@ -12,9 +13,7 @@ use crate::error::{build_error, sdk_error};
 
 /// Keys per `BatchGetItem` call (DynamoDB limit).
 pub(crate) const GET_CHUNK: usize = 100;
-/// Requests per `BatchWriteItem` call (DynamoDB limit; moto accepts more, real DynamoDB does not).
-pub(crate) const WRITE_CHUNK: usize = 25;
-/// How long unprocessed keys/items are retried before the call fails loudly.
+/// How long unprocessed keys are retried before the call fails loudly.
 pub(crate) const UNPROCESSED_DEADLINE: Duration = Duration::from_secs(10);
 
 /// A random duration in `[0, max)`, from the OS-seeded UUID generator (no extra dependency).
@@ -85,61 +84,5 @@ impl DynamoStore {
             }
         }
         Ok(found)
-    }
-
-    /// `BatchWriteItem` puts of `items` into `table`, 25 per call, unprocessed items retried with
-    /// exponential backoff until [`UNPROCESSED_DEADLINE`], then `Unavailable` naming how many
-    /// items were left unwritten. Puts are unconditional: writing the same item twice is harmless.
-    pub(crate) async fn batch_put(&self, table: &str, items: Vec<Item>) -> Result<(), StoreError> {
-        let started = Instant::now();
-        let total = items.len();
-        let mut written = 0;
-        let mut requests = Vec::with_capacity(items.len());
-        for item in items {
-            let put = PutRequest::builder()
-                .set_item(Some(item))
-                .build()
-                .map_err(build_error)?;
-            requests.push(WriteRequest::builder().put_request(put).build());
-        }
-        for chunk in requests.chunks(WRITE_CHUNK) {
-            let mut pending = chunk.to_vec();
-            let mut attempt = 0;
-            while !pending.is_empty() {
-                let sent = pending.len();
-                let out = self
-                    .client
-                    .batch_write_item()
-                    .request_items(table, std::mem::take(&mut pending))
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("BatchWriteItem", table, e))?;
-                pending = out
-                    .unprocessed_items
-                    .and_then(|mut u| u.remove(table))
-                    .unwrap_or_default();
-                written += sent - pending.len();
-                if !pending.is_empty() {
-                    if started.elapsed() > UNPROCESSED_DEADLINE {
-                        return Err(StoreError::Unavailable(format!(
-                            "DynamoDB BatchWriteItem on {table}: {} of {total} items left \
-                             unwritten after {}s of retries ({written} written; retrying the \
-                             batch is safe)",
-                            total - written,
-                            UNPROCESSED_DEADLINE.as_secs()
-                        )));
-                    }
-                    tracing::debug!(table, left = pending.len(), "retrying unprocessed items");
-                    tokio::time::sleep(backoff(
-                        attempt,
-                        Duration::from_millis(25),
-                        Duration::from_secs(2),
-                    ))
-                    .await;
-                    attempt += 1;
-                }
-            }
-        }
-        Ok(())
     }
 }

@@ -112,16 +112,24 @@
 //! `TransactWriteItems` a `ClientRequestToken`, so its own retry of a transaction that committed
 //! but timed out on the way back is answered as a success, not as a failed condition.
 //!
-//! ## Batch ingestion window
+//! ## Write-once readings
 //!
-//! `insert_readings` first reads every key of the batch (consistent `BatchGetItem`, 100 keys per
-//! call); a key stored with a different value fails the whole batch with `Conflict` before
-//! anything is written. Then the new readings go out with `BatchWriteItem` (25 per call,
-//! unprocessed items retried with exponential backoff for up to 10 s, then `Unavailable` saying
-//! how many were left). `BatchWriteItem` has no conditions: a concurrent writer of a *different*
-//! value under the same key between the check and the write is the remaining window (last writer
-//! wins). A retry of the same batch is idempotent (same keys, same values). Single readings use
-//! a conditional `PutItem` and have no such window.
+//! A stored reading never changes, under any concurrency. Every reading is written by a
+//! conditional `PutItem` (`attribute_not_exists(pk)`); `BatchWriteItem`, which cannot carry
+//! conditions, is not used for readings. A batch first reads every key (consistent
+//! `BatchGetItem`, 100 keys per call): a key stored with a different value fails it with
+//! `Conflict` before anything is written, and a replay costs reads only. It then writes the new
+//! readings, 32 at a time, each item tagged with the batch's id (`batch` attribute). A batch that
+//! meets a different value written meanwhile deletes exactly the items it wrote (each delete
+//! conditioned on its id) and reports the conflict, so a conflicting batch stores nothing of its
+//! own. A writer that finds the same value under a key still tagged by another batch *pins* it
+//! (removes the tag, conditioned on that id) before counting it as a duplicate, so no
+//! compensation can delete a reading someone has acknowledged (`write_once.rs`).
+//!
+//! Cost per reading: a new reading 1 WCU + 1 RCU (the up-front read); the first replay of a
+//! batch 1 RCU + 1 WCU (the pin), later replays 1 RCU. A batch that loses a race pays its writes
+//! and as many deletes. Readers may see a losing batch's readings for the moment between its
+//! write and its compensation.
 //!
 //! ## Errors
 //!
@@ -137,6 +145,7 @@ mod error;
 mod query;
 mod readings;
 mod runs;
+mod write_once;
 
 use std::time::{Duration, Instant};
 

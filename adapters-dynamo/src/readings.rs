@@ -4,8 +4,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use std::sync::atomic::AtomicBool;
+
+use aws_sdk_dynamodb::types::AttributeValue;
 use iot_core::StoreError;
 use iot_core::error::conflict_detail;
 use iot_core::model::{
@@ -14,11 +15,10 @@ use iot_core::model::{
 use iot_core::ports::{Inserted, ReadingQuery, ReadingStore, RunInsert, check_then_insert};
 
 use crate::DynamoStore;
-use crate::codec::{
-    Item, PK, SK, get_s, parse_ts, reading_from_item, reading_item, reading_key, reading_sk, s,
-};
-use crate::error::{corrupt, sdk_error};
+use crate::codec::{Item, PK, SK, get_s, parse_ts, reading_from_item, reading_key, reading_sk, s};
+use crate::error::corrupt;
 use crate::query::QuerySpec;
+use crate::write_once::{BATCH, KeyOutcome};
 
 /// Running aggregate of one (sensor, type), with the semantics of [`SensorSummary::fold`]
 /// (readings visited in timestamp order), without holding the readings in memory.
@@ -71,49 +71,118 @@ fn reading_key_strings(reading: &SensorReading) -> (String, String) {
     )
 }
 
+/// The readings of a batch with distinct keys, the last occurrence of a repeated key winning (as
+/// in the in-memory store; the service never passes repeats).
+fn distinct_keys(readings: &[SensorReading]) -> HashMap<(String, String), &SensorReading> {
+    readings
+        .iter()
+        .map(|r| (reading_key_strings(r), r))
+        .collect()
+}
+
+/// The sort-key bounds of a reading listing: `from` (inclusive) or the cursor (exclusive),
+/// whichever is later, and `to` (exclusive).
+#[derive(Debug)]
+struct SortKeyRange {
+    lower: Option<(String, bool)>,
+    upper: Option<String>,
+}
+
+impl SortKeyRange {
+    /// The range of `query`, or `None` when it is empty.
+    fn of(query: &ReadingQuery) -> Option<Self> {
+        let from = query.from.map(|t| t.to_string());
+        let after = query
+            .after
+            .as_ref()
+            .map(|c| reading_sk(c.timestamp, &c.sensor_id, c.kind));
+        let lower = match (from, after) {
+            (Some(from), Some(after)) if after >= from => Some((after, false)),
+            (Some(from), _) => Some((from, true)),
+            (None, Some(after)) => Some((after, false)),
+            (None, None) => None,
+        };
+        // No sort key equals a bare timestamp (every one continues with `#`), so `sk < "<to>"`
+        // and `sk <= "<to>"` select the same items.
+        let upper = query.to.map(|t| t.to_string());
+        match (&lower, &upper) {
+            (Some((lo, _)), Some(hi)) if lo > hi => None,
+            _ => Some(Self { lower, upper }),
+        }
+    }
+
+    /// Adds the key condition on the sort key to `spec`.
+    fn apply<'a>(&self, spec: QuerySpec<'a>) -> QuerySpec<'a> {
+        let (condition, values): (&str, Vec<(&str, &str)>) = match (&self.lower, &self.upper) {
+            (None, None) => return spec,
+            (Some((lo, true)), None) => (" AND #sk >= :lo", vec![(":lo", lo)]),
+            (Some((lo, false)), None) => (" AND #sk > :lo", vec![(":lo", lo)]),
+            (None, Some(hi)) => (" AND #sk < :hi", vec![(":hi", hi)]),
+            // BETWEEN is inclusive: an exclusive lower bound is dropped by `skips`.
+            (Some((lo, _)), Some(hi)) => (
+                " AND #sk BETWEEN :lo AND :hi",
+                vec![(":lo", lo), (":hi", hi)],
+            ),
+        };
+        let mut spec = spec.name("#sk", SK);
+        spec.key_condition.push_str(condition);
+        for (placeholder, value) in values {
+            spec = spec.value(placeholder, s(value));
+        }
+        spec
+    }
+
+    /// Whether `item` is the exclusive lower bound that a `BETWEEN` condition let through.
+    fn skips(&self, item: &Item) -> Result<bool, StoreError> {
+        match (&self.lower, &self.upper) {
+            (Some((lo, false)), Some(_)) => Ok(get_s(item, SK, "reading")? == lo.as_str()),
+            _ => Ok(false),
+        }
+    }
+}
+
 impl DynamoStore {
-    async fn read_reading(&self, reading: &SensorReading) -> Result<Option<Item>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.readings_table)
-            .set_key(Some(reading_key(reading)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error("GetItem", &self.readings_table, e))?;
-        Ok(out.item)
+    /// A strongly consistent query of one run's readings, optionally filtered by sensor.
+    fn readings_spec(&self, run_id: RunId, sensor_id: Option<&SensorId>) -> QuerySpec<'_> {
+        let mut spec = QuerySpec::new(&self.readings_table, "#pk = :pk")
+            .name("#pk", PK)
+            .value(":pk", s(run_id.to_string()));
+        spec.consistent = true;
+        match sensor_id {
+            Some(sensor) => spec
+                .and_filter("#sid = :sid")
+                .name("#sid", "sensorId")
+                .value(":sid", s(sensor.as_str())),
+            None => spec,
+        }
+    }
+
+    /// The items already stored under `keys` (one strongly consistent read per key).
+    async fn stored_items(
+        &self,
+        distinct: &HashMap<(String, String), &SensorReading>,
+    ) -> Result<HashMap<(String, String), Item>, StoreError> {
+        let keys: Vec<Item> = distinct.values().map(|r| reading_key(r)).collect();
+        let mut stored = HashMap::with_capacity(keys.len());
+        for item in self.batch_get(&self.readings_table, keys).await? {
+            let key = key_of(&item).ok_or_else(|| corrupt("reading", "item without its key"))?;
+            stored.insert(key, item);
+        }
+        Ok(stored)
     }
 }
 
 #[async_trait]
 impl ReadingStore for DynamoStore {
     async fn insert_reading(&self, reading: &SensorReading) -> Result<Inserted, StoreError> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.readings_table)
-            .set_item(Some(reading_item(reading)))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", PK)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        let err = match result {
-            Ok(_) => return Ok(Inserted::New),
-            Err(err) => err,
-        };
-        let stored = match err.as_service_error() {
-            Some(PutItemError::ConditionalCheckFailedException(failed)) => match failed.item() {
-                Some(item) if !item.is_empty() => item.clone(),
-                // Not every emulator returns the old item: read it (readings are never deleted).
-                _ => self.read_reading(reading).await?.ok_or_else(|| {
-                    corrupt("reading", "key reported taken but no item is stored")
-                })?,
-            },
-            _ => return Err(sdk_error("PutItem", &self.readings_table, err)),
-        };
-        Ok(Inserted::Existing(reading_from_item(&stored)?))
+        let never = AtomicBool::new(false);
+        match self.write_once(reading, None, None, &never).await? {
+            KeyOutcome::Written => Ok(Inserted::New),
+            KeyOutcome::Stored(stored) | KeyOutcome::Conflicting(stored) => {
+                Ok(Inserted::Existing(stored))
+            }
+            KeyOutcome::Skipped => Err(StoreError::Internal("a single reading was skipped".into())),
+        }
     }
 
     async fn insert_into_running_run(
@@ -128,119 +197,71 @@ impl ReadingStore for DynamoStore {
         if readings.is_empty() {
             return Ok(Vec::new());
         }
-        // 1. Check every key (strongly consistent) before writing anything.
-        let mut distinct: HashMap<(String, String), &SensorReading> = HashMap::new();
-        for reading in readings {
-            distinct.insert(reading_key_strings(reading), reading);
-        }
-        let keys: Vec<Item> = distinct.values().map(|r| reading_key(r)).collect();
-        let mut stored: HashMap<(String, String), SensorReading> = HashMap::new();
-        for item in self.batch_get(&self.readings_table, keys).await? {
-            let key = key_of(&item).ok_or_else(|| corrupt("reading", "item without its key"))?;
-            stored.insert(key, reading_from_item(&item)?);
-        }
-        let mut is_new = Vec::with_capacity(readings.len());
-        for reading in readings {
-            match stored.get(&reading_key_strings(reading)) {
-                Some(existing) if existing.same_value_as(reading) => is_new.push(false),
-                Some(_) => return Err(StoreError::Conflict(conflict_detail(reading))),
-                None => is_new.push(true),
+        // 1. Read every key first (consistent), so that a replay costs reads only and a conflict
+        //    with an earlier write is refused before anything is written.
+        let distinct = distinct_keys(readings);
+        let mut stored = self.stored_items(&distinct).await?;
+        let mut to_write = Vec::new();
+        let mut written_before: HashMap<(String, String), bool> = HashMap::new();
+        for (key, reading) in &distinct {
+            match stored.remove(key) {
+                Some(item) => {
+                    if !reading_from_item(&item)?.same_value_as(reading) {
+                        return Err(StoreError::Conflict(conflict_detail(reading)));
+                    }
+                    if item.contains_key(BATCH) {
+                        // Held by a batch that may still take it back: pin it (write_once).
+                        to_write.push((*reading, Some(item)));
+                    } else {
+                        written_before.insert(key.clone(), true);
+                    }
+                }
+                None => to_write.push((*reading, None)),
             }
         }
-        // 2. Write the new ones (the last occurrence of a key repeated in the input wins, as in
-        //    the in-memory store; one request may not name a key twice).
-        let mut to_write: HashMap<(String, String), &SensorReading> = HashMap::new();
-        for (reading, _) in readings.iter().zip(&is_new).filter(|(_, new)| **new) {
-            to_write.insert(reading_key_strings(reading), reading);
+        // 2. Write the rest once each, all or nothing (see `write_once`).
+        let batch = uuid::Uuid::new_v4().to_string();
+        let keys: Vec<(String, String)> = to_write
+            .iter()
+            .map(|(reading, _)| reading_key_strings(reading))
+            .collect();
+        let outcomes = self.write_batch_once(&batch, to_write).await?;
+        for (key, outcome) in keys.into_iter().zip(outcomes) {
+            written_before.insert(key, !matches!(outcome, KeyOutcome::Written));
         }
-        let items: Vec<Item> = to_write.values().map(|r| reading_item(r)).collect();
-        if !items.is_empty() {
-            self.batch_put(&self.readings_table, items).await?;
-        }
-        Ok(is_new)
+        Ok(readings
+            .iter()
+            .map(|r| {
+                !written_before
+                    .get(&reading_key_strings(r))
+                    .copied()
+                    .unwrap_or(false)
+            })
+            .collect())
     }
 
     async fn list_readings(
         &self,
         query: &ReadingQuery,
     ) -> Result<Page<SensorReading, ReadingCursor>, StoreError> {
-        // Lower bound: `from` (inclusive) or the cursor (exclusive), whichever is later.
-        let from = query.from.map(|t| t.to_string());
-        let after = query
-            .after
-            .as_ref()
-            .map(|c| reading_sk(c.timestamp, &c.sensor_id, c.kind));
-        let lower = match (from, after) {
-            (Some(from), Some(after)) if after >= from => Some((after, false)),
-            (Some(from), _) => Some((from, true)),
-            (None, Some(after)) => Some((after, false)),
-            (None, None) => None,
+        let Some(range) = SortKeyRange::of(query) else {
+            return Ok(Page {
+                items: Vec::new(),
+                next: None,
+            });
         };
-        // Upper bound: `to` (exclusive). No sort key equals a bare timestamp (every one continues
-        // with `#`), so `sk < "<to>"` and `sk <= "<to>"` select the same items.
-        let upper = query.to.map(|t| t.to_string());
-
-        let mut condition = String::from("#pk = :pk");
-        let mut spec_values: Vec<(&str, AttributeValue)> =
-            vec![(":pk", s(query.run_id.to_string()))];
-        let mut skip_exact: Option<String> = None;
-        match (&lower, &upper) {
-            (None, None) => {}
-            (Some((lo, inclusive)), None) => {
-                condition.push_str(if *inclusive {
-                    " AND #sk >= :lo"
-                } else {
-                    " AND #sk > :lo"
-                });
-                spec_values.push((":lo", s(lo.as_str())));
-            }
-            (None, Some(hi)) => {
-                condition.push_str(" AND #sk < :hi");
-                spec_values.push((":hi", s(hi.as_str())));
-            }
-            (Some((lo, inclusive)), Some(hi)) => {
-                if lo > hi {
-                    return Ok(Page {
-                        items: Vec::new(),
-                        next: None,
-                    });
-                }
-                // BETWEEN is inclusive: an exclusive lower bound drops the item equal to it.
-                condition.push_str(" AND #sk BETWEEN :lo AND :hi");
-                spec_values.push((":lo", s(lo.as_str())));
-                spec_values.push((":hi", s(hi.as_str())));
-                if !inclusive {
-                    skip_exact = Some(lo.clone());
-                }
-            }
-        }
-        let mut spec = QuerySpec::new(&self.readings_table, condition).name("#pk", PK);
-        spec.consistent = true;
-        if lower.is_some() || upper.is_some() {
-            spec = spec.name("#sk", SK);
-        }
-        for (placeholder, value) in spec_values {
-            spec = spec.value(placeholder, value);
-        }
-        if let Some(sensor) = &query.sensor_id {
-            spec = spec
-                .and_filter("#sid = :sid")
-                .name("#sid", "sensorId")
-                .value(":sid", s(sensor.as_str()));
-        }
-        if let Some(kind) = query.kind {
-            spec = spec
+        let spec = range.apply(self.readings_spec(query.run_id, query.sensor_id.as_ref()));
+        let spec = match query.kind {
+            Some(kind) => spec
                 .and_filter("#ty = :ty")
                 .name("#ty", "type")
-                .value(":ty", s(kind.as_str()));
-        }
-
+                .value(":ty", s(kind.as_str())),
+            None => spec,
+        };
         let limit = query.limit as usize;
         let mut items = Vec::with_capacity(limit + 1);
         self.query_each(&spec, Some(limit + 1), |item| {
-            if let Some(skip) = &skip_exact
-                && get_s(&item, SK, "reading")? == skip.as_str()
-            {
+            if range.skips(&item)? {
                 return Ok(false);
             }
             items.push(reading_from_item(&item)?);
@@ -260,17 +281,8 @@ impl ReadingStore for DynamoStore {
         sensor_id: Option<&'s SensorId>,
         limit: u32,
     ) -> Result<Vec<SensorReading>, StoreError> {
-        let mut spec = QuerySpec::new(&self.readings_table, "#pk = :pk")
-            .name("#pk", PK)
-            .value(":pk", s(run_id.to_string()));
+        let mut spec = self.readings_spec(run_id, sensor_id);
         spec.forward = false;
-        spec.consistent = true;
-        if let Some(sensor) = sensor_id {
-            spec = spec
-                .and_filter("#sid = :sid")
-                .name("#sid", "sensorId")
-                .value(":sid", s(sensor.as_str()));
-        }
         let mut items = Vec::new();
         if limit == 0 {
             return Ok(items);

@@ -2,6 +2,7 @@
 //! tables), dropped afterwards.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use adapters_dynamo::{DynamoConfig, DynamoStore};
 use adapters_postgres::{GroupCommit, GroupOptions, PgOptions, PgStore};
@@ -118,7 +119,10 @@ impl TestStore {
             region: Some("us-east-1".into()),
             runs_table: format!("ct-runs-{suffix}"),
             readings_table: format!("ct-readings-{suffix}"),
-            ..DynamoConfig::default()
+            // The scenarios are not about timeouts, and the emulator serves one request at a
+            // time: on a busy machine a request can queue for seconds.
+            operation_timeout: Duration::from_secs(120),
+            attempt_timeout: Duration::from_secs(60),
         };
         let store = DynamoStore::connect(&config).await;
         store.create_tables().await.expect("create test tables");

@@ -1216,6 +1216,181 @@ pub async fn maximum_length_and_non_ascii_values_round_trip(store: &TestStore) {
     );
 }
 
+// ---------------------------------------------------------------------------------------------
+// Write-once readings under concurrency: a stored reading never changes value, of concurrent
+// writers of different values under one key at most one is acknowledged, and a batch that meets a
+// conflict stores nothing of its own.
+
+/// Rounds of each race: enough interleavings to catch a window, few enough to stay quick.
+const RACE_ROUNDS: i64 = 6;
+
+/// A batch of `n` client-stamped readings of one sensor, values `value(i)`, at `at + i µs`.
+fn keyed_batch(sensor: &str, at: Timestamp, n: i64, value: impl Fn(i64) -> f64) -> Vec<NewReading> {
+    (0..n)
+        .map(|i| reading(sensor, "temperature", value(i), Some(&ts(at, i))))
+        .collect()
+}
+
+/// The stored value of every reading of `sensor` in `[from, from + n µs)`, by offset.
+async fn stored_values(
+    s: &Services,
+    run: RunId,
+    sensor: &str,
+    from: Timestamp,
+    n: i64,
+) -> std::collections::BTreeMap<i64, f64> {
+    let mut q = query(run, 1000);
+    q.sensor_id = Some(SensorId::parse(sensor).expect("valid sensor"));
+    q.from = Some(from);
+    q.to = Some(ts(from, n));
+    let (items, _) = all_readings(s, q).await;
+    items
+        .into_iter()
+        .map(|r| (r.timestamp.unix_micros() - from.unix_micros(), r.value))
+        .collect()
+}
+
+/// Four batches over the same keys with different values, sent at once: at most one is
+/// acknowledged, and what is stored is exactly that batch (or nothing).
+pub async fn concurrent_conflicting_batches_acknowledge_at_most_one(store: &TestStore) {
+    let s = store.services(default_config());
+    let run = start(&s, "alice", &["s1"]).await;
+    let alice = user("alice");
+    let t0 = s.clock.now();
+    let value = |batch: usize, i: i64| batch as f64 + i as f64 / 1000.0;
+    for round in 0..RACE_ROUNDS {
+        let at = ts(t0, round * 1_000);
+        let batches: Vec<Vec<NewReading>> = (0..4)
+            .map(|b| keyed_batch("s1", at, 100, |i| value(b, i)))
+            .collect();
+        let outcomes = join_all(
+            batches
+                .iter()
+                .map(|batch| s.readings.ingest_batch(&alice, run.id, batch.clone())),
+        )
+        .await;
+        let mut winners = Vec::new();
+        for (b, outcome) in outcomes.iter().enumerate() {
+            match outcome {
+                Ok(done) => {
+                    assert_eq!((done.accepted, done.duplicates), (100, 0), "round {round}");
+                    winners.push(b);
+                }
+                Err(ServiceError::ReadingConflict(_)) => {}
+                Err(other) => panic!("round {round}: unexpected {other:?}"),
+            }
+        }
+        assert!(
+            winners.len() <= 1,
+            "round {round}: acknowledged {winners:?}"
+        );
+        let stored = stored_values(&s, run.id, "s1", at, 100).await;
+        match winners.first() {
+            Some(&b) => {
+                let expected: std::collections::BTreeMap<i64, f64> =
+                    (0..100).map(|i| (i, value(b, i))).collect();
+                assert_eq!(stored, expected, "round {round}: not exactly batch {b}");
+            }
+            None => assert!(
+                stored.is_empty(),
+                "round {round}: refused batches left {stored:?}"
+            ),
+        }
+    }
+}
+
+/// A single reading racing a batch that holds the same key with another value: exactly one of
+/// the two is acknowledged, and the store holds exactly what was acknowledged.
+pub async fn a_single_reading_racing_a_batch_has_exactly_one_winner(store: &TestStore) {
+    let s = store.services(default_config());
+    let run = start(&s, "alice", &["s1"]).await;
+    let alice = user("alice");
+    let t0 = s.clock.now();
+    for round in 0..RACE_ROUNDS {
+        let at = ts(t0, round * 1_000);
+        let batch = keyed_batch("s1", at, 50, |i| 100.0 + i as f64);
+        let single = reading("s1", "temperature", -1.0, Some(&ts(at, 25)));
+        let (single_result, batch_result) = futures::join!(
+            s.readings.ingest(&alice, run.id, single),
+            s.readings.ingest_batch(&alice, run.id, batch),
+        );
+        let stored = stored_values(&s, run.id, "s1", at, 50).await;
+        match (single_result, batch_result) {
+            (Ok(Ingested::Created(_)), Err(ServiceError::ReadingConflict(_))) => {
+                assert_eq!(stored.into_iter().collect::<Vec<_>>(), vec![(25, -1.0)]);
+            }
+            (Err(ServiceError::ReadingConflict(_)), Ok(done)) => {
+                assert_eq!(done.accepted, 50, "round {round}");
+                let expected: Vec<(i64, f64)> = (0..50).map(|i| (i, 100.0 + i as f64)).collect();
+                assert_eq!(stored.into_iter().collect::<Vec<_>>(), expected);
+            }
+            other => panic!("round {round}: expected exactly one winner, got {other:?}"),
+        }
+    }
+}
+
+/// Batches racing with overlapping keys: the same values under shared keys are acknowledged by
+/// both; a batch refused for a conflict elsewhere never takes back a reading that another writer
+/// acknowledged.
+pub async fn racing_batches_never_lose_an_acknowledged_reading(store: &TestStore) {
+    let s = store.services(default_config());
+    let run = start(&s, "alice", &["s1"]).await;
+    let alice = user("alice");
+    let t0 = s.clock.now();
+    for round in 0..RACE_ROUNDS {
+        let at = ts(t0, round * 1_000);
+        // `plain` and `greedy` agree on keys 0..100; `greedy` also claims key 100, which a single
+        // reading with another value races for.
+        let plain = keyed_batch("s1", at, 100, |i| i as f64);
+        let greedy = keyed_batch("s1", at, 101, |i| i as f64);
+        let rival = reading("s1", "temperature", -1.0, Some(&ts(at, 100)));
+        let (plain_result, greedy_result, rival_result) = futures::join!(
+            s.readings.ingest_batch(&alice, run.id, plain),
+            s.readings.ingest_batch(&alice, run.id, greedy),
+            s.readings.ingest(&alice, run.id, rival),
+        );
+        let plain_done = plain_result.unwrap_or_else(|e| panic!("round {round}: {e:?}"));
+        assert_eq!(plain_done.accepted + plain_done.duplicates, 100);
+        let stored = stored_values(&s, run.id, "s1", at, 101).await;
+        for i in 0..100 {
+            assert_eq!(
+                stored.get(&i),
+                Some(&(i as f64)),
+                "round {round}: key {i} lost"
+            );
+        }
+        match (greedy_result, rival_result) {
+            (Ok(_), Err(ServiceError::ReadingConflict(_))) => {
+                assert_eq!(stored.get(&100), Some(&100.0));
+            }
+            (Err(ServiceError::ReadingConflict(_)), Ok(Ingested::Created(_))) => {
+                assert_eq!(stored.get(&100), Some(&-1.0));
+            }
+            other => panic!("round {round}: expected exactly one owner of key 100, got {other:?}"),
+        }
+    }
+}
+
+/// The same batch sent four times at once: every copy is acknowledged, each reading is counted
+/// new exactly once, and it is stored once.
+pub async fn concurrent_identical_batches_store_each_reading_once(store: &TestStore) {
+    let s = store.services(default_config());
+    let run = start(&s, "alice", &["s1"]).await;
+    let alice = user("alice");
+    let at = s.clock.now();
+    let batch = keyed_batch("s1", at, 200, |i| i as f64 / 4.0);
+    let outcomes =
+        join_all((0..4).map(|_| s.readings.ingest_batch(&alice, run.id, batch.clone()))).await;
+    let (mut accepted, mut duplicates) = (0, 0);
+    for outcome in outcomes {
+        let done = outcome.expect("an identical batch is never refused");
+        accepted += done.accepted;
+        duplicates += done.duplicates;
+    }
+    assert_eq!((accepted, duplicates), (200, 600));
+    assert_eq!(stored_values(&s, run.id, "s1", at, 200).await.len(), 200);
+}
+
 /// Stamps out every storage scenario for one backend, as `mod $backend { #[tokio::test] fn … }`.
 ///
 /// `$factory` is an async expression giving `Option<TestStore>` (`None`: backend not configured,
@@ -1265,6 +1440,10 @@ macro_rules! storage_suite {
                 maximum_length_and_non_ascii_values_round_trip,
                 concurrent_single_readings_each_get_their_exact_answer,
                 readings_racing_a_finish_are_stored_or_refused_never_lost,
+                concurrent_conflicting_batches_acknowledge_at_most_one,
+                a_single_reading_racing_a_batch_has_exactly_one_winner,
+                racing_batches_never_lose_an_acknowledged_reading,
+                concurrent_identical_batches_store_each_reading_once,
             );
         }
     };

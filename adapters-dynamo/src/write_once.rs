@@ -1,0 +1,301 @@
+//! Write-once readings under any concurrency.
+//!
+//! Every reading is written with a conditional `PutItem` (`attribute_not_exists(pk)`), so a stored
+//! reading is never replaced, whoever else writes the same key at the same moment. A batch cannot be
+//! one DynamoDB transaction (at most 100 items), so all-or-nothing is kept by compensation:
+//!
+//! 1. the items a batch writes carry its id in the `batch` attribute;
+//! 2. a batch that meets a stored different value stops, deletes exactly the items it wrote (each
+//!    delete conditioned on `batch = <its id>`), and reports the conflict;
+//! 3. a writer that finds the same value already stored under a key still held by a batch *pins*
+//!    it (`REMOVE batch`, conditioned on that batch id) before acknowledging it as a duplicate, so
+//!    the holder's compensation can no longer delete a reading someone else acknowledged. A pin that
+//!    finds the item gone (its batch compensated meanwhile) writes the reading again.
+//!
+//! The `batch` attribute is never cleared on success: a later replay pins instead (one write per
+//! reading, on the first replay only).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use futures::StreamExt;
+use iot_core::StoreError;
+use iot_core::error::conflict_detail;
+use iot_core::model::SensorReading;
+
+use crate::DynamoStore;
+use crate::codec::{Item, PK, reading_from_item, reading_item, reading_key, s};
+use crate::error::sdk_error;
+
+/// Attribute holding the id of the batch that wrote an item and may still take it back.
+pub(crate) const BATCH: &str = "batch";
+
+/// Conditional writes a batch keeps in flight at once.
+pub(crate) const PUT_CONCURRENCY: usize = 32;
+
+/// How many times one key is retried when the item under it keeps vanishing (a compensating
+/// batch deleting it between our reads): far more than any real interleaving produces.
+const MAX_ROUNDS: usize = 16;
+
+/// What became of one reading handed to [`DynamoStore::write_once`].
+#[derive(Debug)]
+pub(crate) enum KeyOutcome {
+    /// This call stored the reading.
+    Written,
+    /// The same value was already stored (and is now pinned if a batch held it).
+    Stored(SensorReading),
+    /// A different value is stored under the key.
+    Conflicting(SensorReading),
+    /// Not attempted: the batch had already met a conflict or an error.
+    Skipped,
+}
+
+/// What a conditional put found.
+enum Put {
+    Done,
+    Taken(Option<Item>),
+}
+
+fn holder(item: &Item) -> Option<&str> {
+    match item.get(BATCH) {
+        Some(AttributeValue::S(id)) => Some(id.as_str()),
+        _ => None,
+    }
+}
+
+impl DynamoStore {
+    /// Stores `reading` unless its key is taken, tagging the item with `batch` when given.
+    ///
+    /// `stop` is checked before each write: once set (by a sibling of the same batch that met a
+    /// conflict), nothing more is written and the outcome is [`KeyOutcome::Skipped`].
+    pub(crate) async fn write_once(
+        &self,
+        reading: &SensorReading,
+        batch: Option<&str>,
+        known: Option<Item>,
+        stop: &AtomicBool,
+    ) -> Result<KeyOutcome, StoreError> {
+        let mut found = known;
+        for _ in 0..MAX_ROUNDS {
+            let item = match found.take() {
+                Some(item) => item,
+                None => {
+                    if stop.load(Ordering::Acquire) {
+                        return Ok(KeyOutcome::Skipped);
+                    }
+                    match self.put_if_absent(reading, batch).await? {
+                        Put::Done => return Ok(KeyOutcome::Written),
+                        Put::Taken(Some(item)) => item,
+                        // Not every emulator returns the old item on a failed condition.
+                        Put::Taken(None) => match self.get_reading_item(reading).await? {
+                            Some(item) => item,
+                            None => continue,
+                        },
+                    }
+                }
+            };
+            let stored = reading_from_item(&item)?;
+            if !stored.same_value_as(reading) {
+                return Ok(KeyOutcome::Conflicting(stored));
+            }
+            match holder(&item) {
+                None => return Ok(KeyOutcome::Stored(stored)),
+                // Our own write, answered as taken because the SDK retried a put that had
+                // succeeded: it is ours to report (and to compensate).
+                Some(id) if Some(id) == batch => return Ok(KeyOutcome::Written),
+                Some(id) => {
+                    if self.pin(reading, id).await? {
+                        return Ok(KeyOutcome::Stored(stored));
+                    }
+                    // The holder compensated, or someone pinned first: look again.
+                    found = self.get_reading_item(reading).await?;
+                }
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "reading {} {} at {} kept changing under concurrent batches; retry",
+            reading.sensor_id, reading.kind, reading.timestamp
+        )))
+    }
+
+    /// Writes every reading of a batch (keys already distinct) under the batch id `batch`, at most
+    /// [`PUT_CONCURRENCY`] at a time. `known` gives the item already read for a key, if any.
+    ///
+    /// On a conflict or an error, what this call wrote is deleted again before it returns.
+    pub(crate) async fn write_batch_once(
+        &self,
+        batch: &str,
+        readings: Vec<(&SensorReading, Option<Item>)>,
+    ) -> Result<Vec<KeyOutcome>, StoreError> {
+        let stop = AtomicBool::new(false);
+        // Futures collected first: a stream over a closure trips the `Send` check of async-trait.
+        let mut writes = Vec::with_capacity(readings.len());
+        for (reading, known) in &readings {
+            writes.push(self.write_tagged(reading, batch, known.clone(), &stop));
+        }
+        let outcomes: Vec<Result<KeyOutcome, StoreError>> = futures::stream::iter(writes)
+            .buffered(PUT_CONCURRENCY)
+            .collect()
+            .await;
+        if !stop.load(Ordering::Acquire) {
+            return outcomes.into_iter().collect();
+        }
+        let written: Vec<&SensorReading> = readings
+            .iter()
+            .zip(&outcomes)
+            .filter(|(_, outcome)| matches!(outcome, Ok(KeyOutcome::Written)))
+            .map(|((reading, _), _)| *reading)
+            .collect();
+        self.compensate(batch, &written).await?;
+        let mut first_error = None;
+        for ((reading, _), outcome) in readings.iter().zip(outcomes) {
+            match outcome {
+                Ok(KeyOutcome::Conflicting(_)) => {
+                    return Err(StoreError::Conflict(conflict_detail(reading)));
+                }
+                Err(e) if first_error.is_none() => first_error = Some(e),
+                _ => {}
+            }
+        }
+        Err(first_error.unwrap_or_else(|| {
+            StoreError::Internal("batch stopped without a conflict or an error".into())
+        }))
+    }
+
+    /// [`Self::write_once`] for one reading of a batch; sets `stop` on anything but success.
+    async fn write_tagged(
+        &self,
+        reading: &SensorReading,
+        batch: &str,
+        known: Option<Item>,
+        stop: &AtomicBool,
+    ) -> Result<KeyOutcome, StoreError> {
+        let outcome = self.write_once(reading, Some(batch), known, stop).await;
+        if !matches!(outcome, Ok(KeyOutcome::Written | KeyOutcome::Stored(_))) {
+            stop.store(true, Ordering::Release);
+        }
+        outcome
+    }
+
+    /// Deletes the items `batch` wrote, each only while it still carries the batch id (an item
+    /// pinned by another writer stays: it has been acknowledged as stored).
+    async fn compensate(&self, batch: &str, written: &[&SensorReading]) -> Result<(), StoreError> {
+        let mut deletes = Vec::with_capacity(written.len());
+        for reading in written {
+            deletes.push(self.unwrite(reading, batch));
+        }
+        let results: Vec<Result<(), StoreError>> = futures::stream::iter(deletes)
+            .buffer_unordered(PUT_CONCURRENCY)
+            .collect()
+            .await;
+        let failed = results.iter().filter(|r| r.is_err()).count();
+        if failed == 0 {
+            return Ok(());
+        }
+        tracing::warn!(
+            batch,
+            failed,
+            written = written.len(),
+            "could not take back every reading of a conflicting batch"
+        );
+        Err(StoreError::Unavailable(format!(
+            "the batch met a conflict and {failed} of the {} readings it had written could not be \
+             removed again",
+            written.len()
+        )))
+    }
+
+    async fn put_if_absent(
+        &self,
+        reading: &SensorReading,
+        batch: Option<&str>,
+    ) -> Result<Put, StoreError> {
+        let mut item = reading_item(reading);
+        if let Some(id) = batch {
+            item.insert(BATCH.into(), s(id));
+        }
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.readings_table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Put::Done),
+            Err(err) => match err.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(failed)) => Ok(Put::Taken(
+                    failed.item().filter(|item| !item.is_empty()).cloned(),
+                )),
+                _ => Err(sdk_error("PutItem", &self.readings_table, err)),
+            },
+        }
+    }
+
+    /// Makes the item of `reading` permanent if `batch` still holds it. `false` when it does not
+    /// (the item is gone, or no longer held by that batch).
+    async fn pin(&self, reading: &SensorReading, batch: &str) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.readings_table)
+            .set_key(Some(reading_key(reading)))
+            .update_expression("REMOVE #b")
+            .condition_expression("#b = :b")
+            .expression_attribute_names("#b", BATCH)
+            .expression_attribute_values(":b", s(batch))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) => match err.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(false),
+                _ => Err(sdk_error("UpdateItem", &self.readings_table, err)),
+            },
+        }
+    }
+
+    /// Deletes the item of `reading` if `batch` still holds it.
+    async fn unwrite(&self, reading: &SensorReading, batch: &str) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.readings_table)
+            .set_key(Some(reading_key(reading)))
+            .condition_expression("#b = :b")
+            .expression_attribute_names("#b", BATCH)
+            .expression_attribute_values(":b", s(batch))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) => match err.as_service_error() {
+                Some(DeleteItemError::ConditionalCheckFailedException(_)) => Ok(()),
+                _ => Err(sdk_error("DeleteItem", &self.readings_table, err)),
+            },
+        }
+    }
+
+    /// The stored item under the key of `reading` (strongly consistent).
+    pub(crate) async fn get_reading_item(
+        &self,
+        reading: &SensorReading,
+    ) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.readings_table)
+            .set_key(Some(reading_key(reading)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem", &self.readings_table, e))?;
+        Ok(out.item)
+    }
+}
