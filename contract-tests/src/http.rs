@@ -1451,6 +1451,57 @@ pub async fn a_new_lambda_instance_reports_its_init_time(t: &dyn HttpTarget) {
     assert!(first.get("cold").is_some_and(|ms| *ms > 0.0), "{first:?}");
 }
 
+/// Run ids are accepted in their canonical form only (lowercase, hyphenated); every other
+/// spelling of the same UUID is `400 invalid_run_id`, in a path and in `X-Run-Id`.
+pub async fn only_canonical_run_ids_are_accepted(t: &dyn HttpTarget) {
+    let run = start(t, "alice", &["s-1"]).await;
+    let id = run["id"].as_str().unwrap().to_owned();
+    let r = t.send(TestRequest::get(&format!("/api/runs/{id}"))).await;
+    assert_eq!(r.status, 200);
+    let reading = json!({"sensorId": "s-1", "type": "temperature", "reading": 1.0});
+    for other in [
+        id.to_uppercase(),
+        id.replace('-', ""),
+        format!("%7B{id}%7D"),
+        format!("urn:uuid:{id}"),
+    ] {
+        let r = t
+            .send(TestRequest::get(&format!("/api/runs/{other}")))
+            .await;
+        assert_error(&r, 400, "invalid_run_id");
+        let header = other.replace("%7B", "{").replace("%7D", "}");
+        let r = t
+            .send(
+                TestRequest::post_json("/api/sensors/data", &reading)
+                    .user("alice")
+                    .header("X-Run-Id", &header),
+            )
+            .await;
+        assert_error(&r, 400, "invalid_run_id");
+    }
+}
+
+/// A well-formed `X-Request-Id` is echoed; one too long or with characters outside
+/// `A-Za-z0-9-_.:` is replaced by a fresh id.
+pub async fn a_malformed_request_id_is_replaced(t: &dyn HttpTarget) {
+    let r = t
+        .send(TestRequest::get("/health").header("X-Request-Id", "trace-01HZX3J5Q8:a.b_c"))
+        .await;
+    assert_eq!(r.header("x-request-id"), Some("trace-01HZX3J5Q8:a.b_c"));
+    let long = "a".repeat(129);
+    for bad in ["forged\"admin\"", "spaced id", long.as_str(), "a=b;c"] {
+        let r = t
+            .send(TestRequest::get("/health").header("X-Request-Id", bad))
+            .await;
+        let id = r.header("x-request-id").unwrap_or_default();
+        assert_ne!(id, bad);
+        assert!(
+            iot_http::guards::is_well_formed_request_id(id.as_bytes()),
+            "{id}"
+        );
+    }
+}
+
 /// Stamps out every HTTP scenario for one target, as `mod $target { #[tokio::test] fn … }`.
 ///
 /// `$factory` is an async expression giving `Option<T>` where `T: Deref<Target = dyn HttpTarget>`
@@ -1490,6 +1541,8 @@ macro_rules! http_suite {
             cold_is_reported_at_most_on_an_instances_first_response,
             csv_export_streams_every_reading_with_a_header_row,
             ndjson_export_streams_every_reading_in_listing_order,
+            only_canonical_run_ids_are_accepted,
+            a_malformed_request_id_is_replaced,
         );
     };
     (@with $target:ident, $factory:expr; $($scenario:ident),* $(,)?) => {

@@ -54,6 +54,8 @@ contract_tests::http_suite!(@with lambda_emulator, EmulatorTarget::start();
     csv_export_streams_every_reading_with_a_header_row,
     ndjson_export_streams_every_reading_in_listing_order,
     dynamodb_responses_report_consumed_capacity,
+    only_canonical_run_ids_are_accepted,
+    a_malformed_request_id_is_replaced,
 );
 
 // Scenarios only a DynamoDB-backed Lambda instance meets.

@@ -53,6 +53,7 @@ async fn outage_and_recovery(t: &dyn HttpTarget, proxy: &TcpProxy) {
             asked.elapsed()
         );
         assert!(r.header("x-request-id").is_some());
+        assert_eq!(r.header("retry-after"), Some("1"));
     }
     assert_eq!(
         t.send(TestRequest::get("/health")).await.status,

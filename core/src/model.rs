@@ -187,7 +187,8 @@ checked_string!(
     "must match ^[A-Za-z0-9._:-]{1,64}$"
 );
 
-/// The id of a run (a UUID).
+/// The id of a run (a UUID), written in its canonical form: lowercase and hyphenated, 36
+/// characters (`0f8e3b4a-9c1d-4e2f-8a7b-6c5d4e3f2a1b`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct RunId(Uuid);
@@ -203,14 +204,25 @@ impl RunId {
         self.0
     }
 
-    /// Parses a textual UUID.
+    /// Parses a UUID in its canonical form only. The other spellings a UUID parser takes (upper
+    /// case, 32 bare hex digits, `{…}`, `urn:uuid:…`) are refused, so that one run has one id
+    /// everywhere: in URLs, logs, metric labels and both stores.
     ///
     /// # Errors
-    /// `invalid_run_id` when the text is not a UUID.
+    /// `invalid_run_id` when the text is not a canonical UUID.
     pub fn parse(field: &'static str, text: &str) -> Result<Self, ValidationError> {
-        Uuid::parse_str(text)
+        let canonical = |id: &Uuid| {
+            let mut buffer = Uuid::encode_buffer();
+            id.hyphenated().encode_lower(&mut buffer) == text
+        };
+        Uuid::try_parse(text)
+            .ok()
+            .filter(canonical)
             .map(Self)
-            .map_err(|_| ValidationError::new(field, "must be a UUID").with_code("invalid_run_id"))
+            .ok_or_else(|| {
+                ValidationError::new(field, "must be a UUID in lowercase hyphenated form")
+                    .with_code("invalid_run_id")
+            })
     }
 }
 
@@ -587,6 +599,27 @@ impl SensorSummary {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn run_ids_are_accepted_in_canonical_form_only() {
+        let canonical = "0f8e3b4a-9c1d-4e2f-8a7b-6c5d4e3f2a1b";
+        assert_eq!(
+            RunId::parse("id", canonical).unwrap().to_string(),
+            canonical
+        );
+        for other in [
+            "0F8E3B4A-9C1D-4E2F-8A7B-6C5D4E3F2A1B",
+            "0f8e3b4a9c1d4e2f8a7b6c5d4e3f2a1b",
+            "{0f8e3b4a-9c1d-4e2f-8a7b-6c5d4e3f2a1b}",
+            "urn:uuid:0f8e3b4a-9c1d-4e2f-8a7b-6c5d4e3f2a1b",
+            " 0f8e3b4a-9c1d-4e2f-8a7b-6c5d4e3f2a1b",
+            "not-a-uuid",
+            "",
+        ] {
+            let e = RunId::parse("id", other).unwrap_err();
+            assert_eq!(e.code, "invalid_run_id", "{other}");
+        }
+    }
+
     use super::*;
 
     #[test]

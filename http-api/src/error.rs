@@ -6,6 +6,10 @@ use axum::response::{IntoResponse, Response};
 use iot_core::error::{ServiceError, StoreError, ValidationError};
 use serde_json::{Map, Value, json};
 
+/// `Retry-After` of a `503 store_unavailable`: long enough for a pool or a connection to
+/// recover, short enough not to lose a client.
+pub const STORE_RETRY_AFTER_SECS: u32 = 1;
+
 /// A failed request: a status, a snake_case code, a sentence, and fields that help.
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -121,6 +125,25 @@ impl ApiError {
         )
     }
 
+    /// `408`: the request was not done within `limit`.
+    pub fn request_timeout(limit: std::time::Duration) -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            format!(
+                "the request took longer than {} s; it may or may not have taken effect",
+                limit.as_secs_f64()
+            ),
+        )
+    }
+
+    /// Adds a `Retry-After` header of `secs` seconds.
+    #[must_use]
+    pub fn retry_after(mut self, secs: u32) -> Self {
+        self.retry_after = Some(secs);
+        self
+    }
+
     /// `500`; the cause is logged (with the request id of the surrounding span), never returned.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
@@ -143,13 +166,12 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::Unavailable(cause) => {
                 tracing::warn!(error = %cause, "store unavailable");
-                let mut e = Self::new(
+                Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "store_unavailable",
                     "the store is unavailable; retry later",
-                );
-                e.retry_after = Some(1);
-                e
+                )
+                .retry_after(STORE_RETRY_AFTER_SECS)
             }
             other => Self::internal(other),
         }
@@ -183,24 +205,21 @@ impl From<ServiceError> for ApiError {
             ServiceError::CapacityExhausted {
                 exhausted,
                 retry_after_secs,
-            } => {
-                let mut e = Self::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "capacity_exhausted",
-                    format!(
-                        "{} run limit reached: {} of {} runs are running",
-                        exhausted.scope.as_str(),
-                        exhausted.current_running,
-                        exhausted.max_allowed
-                    ),
-                )
-                .with("scope", exhausted.scope.as_str())
-                .with("currentRunning", exhausted.current_running)
-                .with("maxAllowed", exhausted.max_allowed)
-                .with("retryAfterSeconds", retry_after_secs);
-                e.retry_after = Some(retry_after_secs);
-                e
-            }
+            } => Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "capacity_exhausted",
+                format!(
+                    "{} run limit reached: {} of {} runs are running",
+                    exhausted.scope.as_str(),
+                    exhausted.current_running,
+                    exhausted.max_allowed
+                ),
+            )
+            .with("scope", exhausted.scope.as_str())
+            .with("currentRunning", exhausted.current_running)
+            .with("maxAllowed", exhausted.max_allowed)
+            .with("retryAfterSeconds", retry_after_secs)
+            .retry_after(retry_after_secs),
             ServiceError::ReadingConflict(detail) => Self::new(
                 StatusCode::CONFLICT,
                 "reading_conflict",

@@ -29,6 +29,7 @@ pub mod dto;
 pub mod error;
 pub mod export;
 pub mod extract;
+pub mod guards;
 pub mod handlers;
 pub mod identity;
 pub mod server_timing;
@@ -40,7 +41,7 @@ use std::time::Duration;
 
 use axum::extract::Request;
 use axum::handler::HandlerWithoutStateExt as _;
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderName, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router};
 use iot_core::meter::MeteredMetrics;
@@ -50,7 +51,6 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::services::ServeDir;
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -186,9 +186,9 @@ pub fn router_with(state: AppState, config: &HttpConfig, extra: OpenApiRouter<Ap
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::internal("handler panicked").into_response()
         }))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
+        .layer(axum::middleware::from_fn_with_state(
             config.request_timeout,
+            guards::deadline,
         ))
         .layer(cors(config))
         .layer(axum::middleware::from_fn_with_state(
@@ -206,6 +206,7 @@ pub fn router_with(state: AppState, config: &HttpConfig, extra: OpenApiRouter<Ap
             tracing::info_span!("request", method = %request.method(), uri = %request.uri(), request_id = %id)
         }))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(axum::middleware::from_fn(guards::drop_malformed_request_id))
 }
 
 fn cors(config: &HttpConfig) -> CorsLayer {
