@@ -9,6 +9,7 @@ use iot_core::StoreError;
 
 use crate::DynamoStore;
 use crate::codec::Item;
+use crate::consumed::{self, Units};
 use crate::error::{build_error, sdk_error};
 
 /// Keys per `BatchGetItem` call (DynamoDB limit).
@@ -52,9 +53,11 @@ impl DynamoStore {
                     .client
                     .batch_get_item()
                     .request_items(table, request)
+                    .return_consumed_capacity(consumed::TOTAL)
                     .send()
                     .await
                     .map_err(|e| sdk_error("BatchGetItem", table, e))?;
+                consumed::report(Units::Read, out.consumed_capacity());
                 if let Some(mut responses) = out.responses {
                     found.extend(responses.remove(table).unwrap_or_default());
                 }

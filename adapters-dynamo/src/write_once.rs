@@ -28,6 +28,7 @@ use iot_core::model::SensorReading;
 
 use crate::DynamoStore;
 use crate::codec::{Item, PK, reading_from_item, reading_item, reading_key, s};
+use crate::consumed::{self, Units};
 use crate::error::sdk_error;
 
 /// Attribute holding the id of the batch that wrote an item and may still take it back.
@@ -225,10 +226,14 @@ impl DynamoStore {
             .condition_expression("attribute_not_exists(#pk)")
             .expression_attribute_names("#pk", PK)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .return_consumed_capacity(consumed::TOTAL)
             .send()
             .await;
         match result {
-            Ok(_) => Ok(Put::Done),
+            Ok(out) => {
+                consumed::report(Units::Write, out.consumed_capacity());
+                Ok(Put::Done)
+            }
             Err(err) => match err.as_service_error() {
                 Some(PutItemError::ConditionalCheckFailedException(failed)) => Ok(Put::Taken(
                     failed.item().filter(|item| !item.is_empty()).cloned(),
@@ -250,10 +255,14 @@ impl DynamoStore {
             .condition_expression("#b = :b")
             .expression_attribute_names("#b", BATCH)
             .expression_attribute_values(":b", s(batch))
+            .return_consumed_capacity(consumed::TOTAL)
             .send()
             .await;
         match result {
-            Ok(_) => Ok(true),
+            Ok(out) => {
+                consumed::report(Units::Write, out.consumed_capacity());
+                Ok(true)
+            }
             Err(err) => match err.as_service_error() {
                 Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(false),
                 _ => Err(sdk_error("UpdateItem", &self.readings_table, err)),
@@ -271,10 +280,14 @@ impl DynamoStore {
             .condition_expression("#b = :b")
             .expression_attribute_names("#b", BATCH)
             .expression_attribute_values(":b", s(batch))
+            .return_consumed_capacity(consumed::TOTAL)
             .send()
             .await;
         match result {
-            Ok(_) => Ok(()),
+            Ok(out) => {
+                consumed::report(Units::Write, out.consumed_capacity());
+                Ok(())
+            }
             Err(err) => match err.as_service_error() {
                 Some(DeleteItemError::ConditionalCheckFailedException(_)) => Ok(()),
                 _ => Err(sdk_error("DeleteItem", &self.readings_table, err)),
@@ -293,9 +306,11 @@ impl DynamoStore {
             .table_name(&self.readings_table)
             .set_key(Some(reading_key(reading)))
             .consistent_read(true)
+            .return_consumed_capacity(consumed::TOTAL)
             .send()
             .await
             .map_err(|e| sdk_error("GetItem", &self.readings_table, e))?;
+        consumed::report(Units::Read, out.consumed_capacity());
         Ok(out.item)
     }
 }
