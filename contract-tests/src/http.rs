@@ -1432,10 +1432,16 @@ pub async fn ndjson_export_streams_every_reading_in_listing_order(t: &dyn HttpTa
     assert_eq!(exported, filtered);
 }
 
-/// A DynamoDB-backed response that read items reports the read capacity units it consumed (the
-/// emulator reports none for `TransactWriteItems`, so writes by transaction are not asserted here).
+/// A DynamoDB-backed response reports the capacity units it consumed: a stored reading its write
+/// units, a read its read units (the emulator reports none for `TransactWriteItems`, so starts
+/// are not asserted here).
 pub async fn dynamodb_responses_report_consumed_capacity(t: &dyn HttpTarget) {
     let id = id_of(&start(t, "alice", &["s1"]).await);
+    let reading = json!({ "sensorId": "s1", "type": "temperature", "reading": 20.5 });
+    let stored = send_reading(t, "alice", &id, &reading).await;
+    assert_eq!(stored.status, 201);
+    let timing = server_timing(&stored);
+    assert!(timing.get("wcu").is_some_and(|u| *u >= 1.0), "{timing:?}");
     let read = t.send(TestRequest::get(&format!("/api/runs/{id}"))).await;
     let timing = server_timing(&read);
     assert!(timing.get("rcu").is_some_and(|u| *u > 0.0), "{timing:?}");
