@@ -1,7 +1,7 @@
 // The runtime configuration: config.json next to index.html, read at every page load, so one
 // build serves every deployment (app-ecs, S3 + CloudFront, the local playground).
 //
-//   {"backends": {"ecs": "", "serverless": "https://….lambda-url…/"}, "grafanaUrl": null}
+//   {"backends": {"ecs": "", "serverless": "https://….lambda-url…/"}, "grafanaUrl": null, "local": false}
 //
 // A base URL of "" means the page's own origin (the UI served by app-ecs); null or a missing key
 // means that backend is not deployed.
@@ -34,5 +34,8 @@ export async function loadConfig(url = 'config.json') {
   const backends = {};
   for (const { key } of BACKENDS) backends[key] = resolveBase(raw?.backends?.[key], location.origin);
   const grafanaUrl = typeof raw?.grafanaUrl === 'string' && raw.grafanaUrl.trim() ? raw.grafanaUrl.trim() : null;
-  return { backends, grafanaUrl, warning };
+  // `local: true` (scripts/playground writes it): the backends run on this machine, emulators
+  // included, and the compare view says that its figures are local.
+  const local = raw?.local === true;
+  return { backends, grafanaUrl, local, warning };
 }

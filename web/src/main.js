@@ -2,6 +2,7 @@
 // current run (with its live chart) and the latency table together.
 
 import { ApiClient } from './api.js';
+import { runComparison } from './compare.js';
 import { LiveChart, ReadingsFeed } from './chart.js';
 import { BACKENDS, loadConfig } from './config.js';
 import { describeError } from './errors.js';
@@ -400,6 +401,96 @@ function validateLive() {
   renderFieldErrors(check.errors);
 }
 
+// ---------------------------------------------------------------- compare view
+
+const SPARKS = '▁▂▃▄▅▆▇█';
+
+function sparkline(histogram) {
+  const top = Math.max(1, ...histogram.map((b) => b.count));
+  return histogram.map((b) => SPARKS[Math.round((b.count / top) * (SPARKS.length - 1))]).join('');
+}
+
+function money(usd) {
+  return Number.isFinite(usd) ? `$${usd < 100 ? usd.toFixed(2) : Math.round(usd)}` : '–';
+}
+
+function latencyCell(stats) {
+  if (!stats.count) return '–';
+  return `${millis(stats.p50)} / ${millis(stats.p95)} / ${millis(stats.p99)}`;
+}
+
+function renderComparison({ results, cost }) {
+  const head = el('tr', {}, el('th', { scope: 'col', textContent: '' }), ...results.map((r) => el('th', { scope: 'col', textContent: r.label })));
+  $('compare-head').replaceChildren(head);
+  const side = (r) => (r.key === 'serverless' ? cost?.serverless : cost?.ecs);
+  const rows = [
+    ['single p50 / p95 / p99', (r) => latencyCell(r.single)],
+    ['single histogram', (r) => el('span', { textContent: sparkline(r.single.histogram), title: `${millis(r.single.histogram[0]?.from)} – ${millis(r.single.histogram.at(-1)?.to)}`, ariaLabel: `histogram of ${r.single.count} single requests` })],
+    ['batch p50 / p95 / p99', (r) => latencyCell(r.batch)],
+    ['batch histogram', (r) => el('span', { textContent: sparkline(r.batch.histogram), ariaLabel: `histogram of ${r.batch.count} batch requests` })],
+    ['throughput', (r) => (r.seconds ? `${(r.readings / r.seconds).toFixed(1)} readings/s` : '–')],
+    ['errors', (r) => String(r.errors + (r.problem ? 1 : 0)) + (r.problem ? ` (${r.problem})` : '')],
+    ['cold starts seen', (r) => String(r.coldStarts)],
+    ['store / handler time', (r) => (r.timed ? `${millis(r.storeMs / r.timed)} / ${millis(r.appMs / r.timed)} (${Math.round((100 * r.storeMs) / Math.max(r.appMs, 1e-9))} %)` : '–')],
+    ['DynamoDB units / request', (r) => (r.timed && r.rcu + r.wcu > 0 ? `${(r.wcu / r.timed).toFixed(2)} WCU, ${(r.rcu / r.timed).toFixed(2)} RCU` : '–')],
+    ['cost per million readings', (r) => money(side(r)?.perMillionReadings)],
+    ['cost a month at the measured rate', (r) => money(side(r)?.monthly.measured)],
+    ['cost a month at 1 / 10 / 100 readings/s', (r) => (side(r) ? ['1', '10', '100'].map((k) => money(side(r).monthly[k])).join(' / ') : '–')],
+  ];
+  $('compare-body').replaceChildren(
+    ...rows.map(([name, cell]) => el('tr', { dataset: { row: name } }, el('th', { scope: 'row', textContent: name }),
+      ...results.map((r) => el('td', { dataset: { backend: r.key } }, cell(r))))),
+  );
+  $('compare-table').hidden = false;
+  $('compare-cost').textContent = cost
+    ? `Prices ${cost.priceTable} (us-east-1, on-demand). Break-even: ${cost.breakEvenReadingsPerSecond === null ? 'none' : `${cost.breakEvenReadingsPerSecond.toFixed(1)} readings/s`} (below it Serverless costs less).`
+    : 'The price table could not be read: no cost estimate.';
+}
+
+async function compareBackends() {
+  const clients = BACKENDS.map(({ key }) => state.clients[key]).filter(Boolean);
+  const check = validateForm(formValues());
+  if (!isValidUsername(username())) {
+    renderFieldErrors(check.errors);
+    showMessage('Enter a valid username first.', 'error');
+    return;
+  }
+  const sensors = Math.min(10, Number($('sensors').value) || 1);
+  const readings = Math.min(50, Number($('readings').value) || 1);
+  $('compare-run').disabled = true;
+  $('compare-status').textContent = `running on ${clients.map((c) => c.label).join(' and ')}…`;
+  let prices = null;
+  try {
+    prices = await (await fetch('src/cost/prices.json', { cache: 'no-store' })).json();
+  } catch {
+    prices = null;
+  }
+  try {
+    const comparison = await runComparison(clients, { user: username(), sensors, readings }, prices);
+    renderComparison(comparison);
+    $('compare-status').textContent = `done: ${sensors} sensors × ${readings} readings, single then batch`;
+  } catch (e) {
+    $('compare-status').textContent = `failed: ${e.message}`;
+  } finally {
+    $('compare-run').disabled = false;
+  }
+}
+
+function setUpCompare(config) {
+  const configured = BACKENDS.filter(({ key }) => state.clients[key]);
+  $('compare-run').disabled = configured.length < 2;
+  if (configured.length < 2) $('compare-status').textContent = 'needs both backends in config.json';
+  if (config.local) {
+    $('compare-local').textContent =
+      'These figures are local: both backends run on this machine with debug builds, and Serverless runs ' +
+      'under the Lambda runtime emulator on a DynamoDB emulator. The emulator serves one request per instance ' +
+      'at a time, so under concurrency Serverless looks slower here because requests queue, not because of ' +
+      'Lambda. Deployed figures differ.';
+    $('compare-local').hidden = false;
+  }
+  $('compare-run').addEventListener('click', compareBackends);
+}
+
 // ---------------------------------------------------------------- start-up
 
 async function main() {
@@ -437,6 +528,7 @@ async function main() {
     if (!document.hidden) scheduleRender(); // remaining times tick
   }, 1000);
 
+  setUpCompare(config);
   document.body.dataset.ready = 'true';
   render();
   schedulePoll();

@@ -381,6 +381,46 @@ describe('web UI in Chromium', () => {
     await context.close();
   });
 
+  test('the compare view runs the same simulation on both backends at once and shows them side by side', T, async () => {
+    const { page, context, problems } = await openPage({ serverless: standIn.url });
+    assert.ok(await page.locator('#compare-local').isHidden(), 'not marked local: no local notice');
+    await fillForm(page, { user: 'comparer', sensors: 2, readings: 6 });
+    await page.click('#compare-run');
+    await page.waitForFunction(() => document.getElementById('compare-status').textContent.startsWith('done'), null, { timeout: 60_000 });
+    const cell = (row, backend) => text(page, `#compare-body tr[data-row="${row}"] td[data-backend="${backend}"]`);
+    for (const backend of ['ecs', 'serverless']) {
+      assert.match(await cell('single p50 / p95 / p99', backend), /ms \/ .* ms \/ .* ms$/, backend);
+      assert.match(await cell('batch p50 / p95 / p99', backend), /ms$/, backend);
+      assert.match(await cell('throughput', backend), /readings\/s$/, backend);
+      assert.equal(await cell('errors', backend), '0', backend);
+      assert.match(await cell('store / handler time', backend), /ms \/ .* ms \(\d+ %\)$/, `${backend}: Server-Timing read through CORS`);
+      assert.match(await cell('cost per million readings', backend), /^\$\d/, backend);
+    }
+    assert.match(await text(page, '#compare-cost'), /Prices \d{4}-\d{2}-\d{2}/);
+    // 2 sensors × 6 readings single, as many again in one batch, on each backend.
+    for (const base of [ecs.url, standIn.url]) {
+      const runs = (await api(base, 'GET', '/api/runs?user=comparer')).body.items;
+      assert.equal(runs.length, 1);
+      assert.equal(runs[0].status, 'SUCCESS');
+      assert.equal((await allReadings(base, runs[0].id)).length, 24);
+    }
+    await screenshot(page, 'compare-view');
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  test('the compare view says plainly when the figures are local', T, async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
+    const page = await context.newPage();
+    await page.route('**/config.json', (route) =>
+      route.fulfill({ json: { backends: { ecs: '', serverless: standIn.url }, grafanaUrl: null, local: true } }),
+    );
+    await page.goto(`${ecs.url}/`);
+    await page.waitForSelector('body[data-ready="true"]');
+    assert.match(await text(page, '#compare-local'), /figures are local.*one request per instance at a time/s);
+    await context.close();
+  });
+
   test('no run is left RUNNING by the tests above', T, async () => {
     assert.deepEqual(await runningRuns(ecs.url), []);
     assert.deepEqual(await runningRuns(standIn.url), []);

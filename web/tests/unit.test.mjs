@@ -244,3 +244,54 @@ describe('cost model', async () => {
     assert.ok(e.serverless.monthly['1'] < e.ecs.monthly['1'], 'below it, Serverless is');
   });
 });
+
+describe('compare view', async () => {
+  const { latencyStats, measureBackend, parseServerTiming } = await import('../src/compare.js');
+
+  test('Server-Timing entries are read, unknown ones ignored', () => {
+    assert.deepEqual(parseServerTiming('app;dur=3.5, store;dur=1.25, rcu;dur=0.5, wcu;dur=2, cold;dur=80, cdn;desc=hit'), {
+      app: 3.5, store: 1.25, rcu: 0.5, wcu: 2, cold: 80,
+    });
+    assert.deepEqual(parseServerTiming(null), { app: null, store: null, rcu: 0, wcu: 0, cold: null });
+  });
+
+  test('latency stats give nearest-rank percentiles and a histogram holding every sample', () => {
+    const s = latencyStats(Array.from({ length: 100 }, (_, i) => i + 1));
+    assert.deepEqual([s.count, s.p50, s.p95, s.p99], [100, 50, 95, 99]);
+    assert.equal(s.histogram.reduce((n, b) => n + b.count, 0), 100);
+  });
+
+  test('a backend is measured single then batch, from Server-Timing, and its run finished', async () => {
+    const sent = { single: 0, batch: [], finished: null };
+    const headers = (value) => ({ get: (name) => (name === 'Server-Timing' ? value : null) });
+    let first = true;
+    const client = {
+      key: 'serverless', label: 'Serverless',
+      startRun: async (user, body) => ({ data: { id: 'run-1', sensorIds: body.sensorIds } }),
+      sendReading: async () => {
+        sent.single += 1;
+        const cold = first ? ', cold;dur=90' : '';
+        first = false;
+        return { headers: headers(`app;dur=2.2, store;dur=1.1, rcu;dur=1, wcu;dur=1${cold}`) };
+      },
+      sendBatch: async (user, runId, readings) => {
+        sent.batch.push(readings.length);
+        return { headers: headers('app;dur=10, store;dur=8, wcu;dur=25') };
+      },
+      finishRun: async (user, id, body) => {
+        sent.finished = body;
+        return { data: { status: 'SUCCESS' } };
+      },
+    };
+    let clock = 0;
+    const r = await measureBackend(client, { user: 'alice', sensors: 2, readings: 30, batchSize: 50, now: () => (clock += 5) });
+    assert.equal(sent.single, 60);
+    assert.deepEqual(sent.batch, [50, 10]);
+    assert.deepEqual(sent.finished, {});
+    assert.deepEqual([r.status, r.readings, r.requests, r.errors, r.coldStarts], ['SUCCESS', 120, 62, 0, 1]);
+    assert.equal(r.single.count, 60);
+    assert.equal(r.batch.count, 2);
+    assert.equal(r.billedMs, 60 * 3 + 2 * 10);
+    assert.equal(r.wcu, 60 + 50);
+  });
+});
