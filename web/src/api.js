@@ -147,6 +147,30 @@ export class ApiClient {
     });
   }
 
+  /**
+   * Every reading of a run as a file (`csv` or `ndjson`), streamed by the API page by page
+   * (`Accept: text/csv` / `application/x-ndjson` on the readings listing). Resolves to a Blob.
+   */
+  async exportReadings(runId, format, { timeoutMs = 120_000 } = {}) {
+    const accept = format === 'csv' ? 'text/csv' : 'application/x-ndjson';
+    const path = `/api/runs/${encodeURIComponent(runId)}/readings`;
+    let response;
+    try {
+      response = await fetch(joinUrl(this.base, path), {
+        headers: { Accept: accept }, cache: 'no-store', mode: 'cors', credentials: 'omit', signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (e) {
+      throw await this.diagnose(e, 'GET', path);
+    }
+    if (!response.ok) {
+      const data = await response.json().catch(() => null);
+      throw new ApiError('http', data?.message ?? `${response.status} ${response.statusText}`, {
+        status: response.status, code: data?.error, body: data, method: 'GET', path,
+      });
+    }
+    return response.blob();
+  }
+
   /** One page of a run's readings (ascending). */
   readings(runId, { from, cursor, limit = 1000 } = {}, opts) {
     return this.request('GET', `/api/runs/${encodeURIComponent(runId)}/readings${query({ from, cursor, limit })}`, opts);

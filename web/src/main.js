@@ -401,6 +401,25 @@ function validateLive() {
   renderFieldErrors(check.errors);
 }
 
+// ---------------------------------------------------------------- export
+
+async function exportRun(format) {
+  const sim = state.sim;
+  if (!sim?.run) return;
+  $('export-status').textContent = `exporting ${format.toUpperCase()}…`;
+  try {
+    const blob = await sim.api.exportReadings(sim.run.id, format);
+    const link = el('a', { href: URL.createObjectURL(blob), download: `run-${sim.run.id}.${format}` });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
+    $('export-status').textContent = `${format.toUpperCase()} downloaded (${blob.size} bytes)`;
+  } catch (e) {
+    $('export-status').textContent = describeError(e, sim.api.backend).text;
+  }
+}
+
 // ---------------------------------------------------------------- compare view
 
 const SPARKS = '▁▂▃▄▅▆▇█';
@@ -529,6 +548,7 @@ async function main() {
   }, 1000);
 
   setUpCompare(config);
+  for (const format of ['csv', 'ndjson']) $(`export-${format}`).addEventListener('click', () => exportRun(format));
   document.body.dataset.ready = 'true';
   render();
   schedulePoll();

@@ -10,6 +10,7 @@
 
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
@@ -377,6 +378,34 @@ describe('web UI in Chromium', () => {
     await page.click('#backend-ecs');
     assert.equal(await text(page, '#backend-url'), ecs.url);
     await page.waitForFunction(() => document.getElementById('cap-backend').textContent === 'on ECS');
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  test('the run card exports the run as CSV and NDJSON from its own backend', T, async () => {
+    const { page, context, problems } = await openPage({ serverless: standIn.url });
+    for (const backend of ['ecs', 'serverless']) {
+      await page.click(`#backend-${backend}`);
+      await fillForm(page, { user: `exporter-${backend === 'ecs' ? 'e' : 's'}`, sensors: 2, readings: 3, interval: 200 });
+      const previous = await currentRunId(page);
+      await page.click('#start');
+      await page.waitForFunction((id) => document.getElementById('run-id').textContent.trim() !== id, previous);
+      await waitForStatus(page, 'SUCCESS');
+      const runId = await currentRunId(page);
+      const [csv] = await Promise.all([page.waitForEvent('download'), page.click('#export-csv')]);
+      assert.equal(csv.suggestedFilename(), `run-${runId}.csv`);
+      const base = backend === 'ecs' ? ecs.url : standIn.url;
+      const stored = await allReadings(base, runId);
+      assert.ok(stored.length > 0);
+      const lines = (await readFile(await csv.path(), 'utf8')).trimEnd().split('\r\n');
+      assert.equal(lines[0], 'runId,sensorId,type,reading,timestamp,user');
+      assert.equal(lines.length, stored.length + 1, `${backend}: a header and every stored reading`);
+      assert.deepEqual(lines.slice(1).map((l) => l.split(',')[4]), stored.map((r) => r.timestamp));
+      const [ndjson] = await Promise.all([page.waitForEvent('download'), page.click('#export-ndjson')]);
+      const items = (await readFile(await ndjson.path(), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+      assert.deepEqual(items, stored, `${backend}: the export is the listing`);
+      assert.match(await text(page, '#export-status'), /NDJSON downloaded/);
+    }
     assert.deepEqual(problems, []);
     await context.close();
   });
