@@ -31,6 +31,10 @@ pub(crate) const BY_START: &str = "by-start";
 pub(crate) const BY_USER: &str = "by-user";
 /// Partition key value of every run in [`BY_START`].
 pub(crate) const ALL_RUNS: &str = "RUNS";
+/// Local secondary index of the readings table: one run's readings of one sensor, in order.
+pub(crate) const BY_SENSOR: &str = "by-sensor";
+/// Sort key attribute of [`BY_SENSOR`].
+pub(crate) const SSK: &str = "ssk";
 
 pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
@@ -192,6 +196,13 @@ pub(crate) fn reading_sk(timestamp: Timestamp, sensor: &SensorId, kind: ReadingT
     format!("{timestamp}#{sensor}#{kind}")
 }
 
+/// Sort key of a reading in the `by-sensor` local index: `<sensorId>#<timestamp>#<type>`.
+///
+/// Within one sensor, its text order is the listing order (timestamp, then type).
+pub(crate) fn reading_ssk(sensor: &SensorId, timestamp: Timestamp, kind: ReadingType) -> String {
+    format!("{sensor}#{timestamp}#{kind}")
+}
+
 pub(crate) fn reading_key(reading: &SensorReading) -> Item {
     HashMap::from([
         (PK.to_string(), s(reading.run_id.to_string())),
@@ -215,6 +226,14 @@ pub(crate) fn reading_item(reading: &SensorReading) -> Item {
         ("value".to_string(), n_f64(reading.value)),
         ("timestamp".to_string(), s(reading.timestamp.to_string())),
         ("user".to_string(), s(reading.user.as_str())),
+        (
+            SSK.to_string(),
+            s(reading_ssk(
+                &reading.sensor_id,
+                reading.timestamp,
+                reading.kind,
+            )),
+        ),
     ]);
     item
 }

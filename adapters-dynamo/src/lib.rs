@@ -81,6 +81,10 @@
 //!   per second; different runs scale independently. A 1000-reading batch consumes ~1000 WCU plus
 //!   ~1000 RCU for the duplicate check (one strongly consistent read per key), all on the run's
 //!   partition. `summarize` reads the whole partition: its cost grows with the run's size.
+//! - **`by-sensor` local index** (`pk` / `ssk = <sensorId>#<timestamp>#<type>`, all attributes
+//!   projected): a listing filtered by sensor reads only that sensor's items, strongly
+//!   consistent like the table (a global index could not be). It costs one more write unit per
+//!   reading, and caps one run's readings at 10 GB (a local index's item collection limit).
 //!
 //! ## Capacity protocol (optimistic concurrency on one item)
 //!
@@ -156,11 +160,11 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, IndexStatus, KeySchemaElement, KeyType,
-    Projection, ProjectionType, ScalarAttributeType, TableStatus,
+    LocalSecondaryIndex, Projection, ProjectionType, ScalarAttributeType, TableStatus,
 };
 use iot_core::StoreError;
 
-use crate::codec::{BY_START, BY_USER, PK, SK};
+use crate::codec::{BY_SENSOR, BY_START, BY_USER, PK, SK, SSK};
 use crate::error::{build_error, sdk_error};
 
 /// Where and how to reach DynamoDB.
@@ -304,8 +308,22 @@ impl DynamoStore {
             .billing_mode(BillingMode::PayPerRequest)
             .key_schema(key(PK, KeyType::Hash)?)
             .key_schema(key(SK, KeyType::Range)?)
+            .local_secondary_indexes(
+                LocalSecondaryIndex::builder()
+                    .index_name(BY_SENSOR)
+                    .key_schema(key(PK, KeyType::Hash)?)
+                    .key_schema(key(SSK, KeyType::Range)?)
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::All)
+                            .build(),
+                    )
+                    .build()
+                    .map_err(build_error)?,
+            )
             .attribute_definitions(string_attr(PK)?)
-            .attribute_definitions(string_attr(SK)?);
+            .attribute_definitions(string_attr(SK)?)
+            .attribute_definitions(string_attr(SSK)?);
         Self::ignore_in_use(readings.send().await, &self.readings_table)?;
 
         let deadline = Instant::now() + TABLE_WAIT;

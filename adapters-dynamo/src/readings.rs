@@ -15,7 +15,10 @@ use iot_core::model::{
 use iot_core::ports::{Inserted, ReadingQuery, ReadingStore, RunInsert, check_then_insert};
 
 use crate::DynamoStore;
-use crate::codec::{Item, PK, SK, get_s, parse_ts, reading_from_item, reading_key, reading_sk, s};
+use crate::codec::{
+    BY_SENSOR, Item, PK, SK, SSK, get_s, parse_ts, reading_from_item, reading_key, reading_sk,
+    reading_ssk, s,
+};
 use crate::error::corrupt;
 use crate::query::QuerySpec;
 use crate::write_once::{BATCH, KeyOutcome};
@@ -80,10 +83,12 @@ fn distinct_keys(readings: &[SensorReading]) -> HashMap<(String, String), &Senso
         .collect()
 }
 
-/// The sort-key bounds of a reading listing: `from` (inclusive) or the cursor (exclusive),
-/// whichever is later, and `to` (exclusive).
+/// The key range of a reading listing, on the table's sort key (`<timestamp>#<sensor>#<type>`)
+/// or, for one sensor, on the `by-sensor` index's (`<sensor>#<timestamp>#<type>`): `from`
+/// (inclusive) or the cursor (exclusive), whichever is later, and `to` (exclusive).
 #[derive(Debug)]
 struct SortKeyRange {
+    attribute: &'static str,
     lower: Option<(String, bool)>,
     upper: Option<String>,
 }
@@ -91,23 +96,49 @@ struct SortKeyRange {
 impl SortKeyRange {
     /// The range of `query`, or `None` when it is empty.
     fn of(query: &ReadingQuery) -> Option<Self> {
-        let from = query.from.map(|t| t.to_string());
-        let after = query
-            .after
+        let whole = Self::whole(query.sensor_id.as_ref());
+        let prefix = query
+            .sensor_id
             .as_ref()
-            .map(|c| reading_sk(c.timestamp, &c.sensor_id, c.kind));
+            .map_or_else(String::new, |sensor| format!("{sensor}#"));
+        let from = query.from.map(|t| format!("{prefix}{t}"));
+        let after = query.after.as_ref().map(|c| match &query.sensor_id {
+            Some(_) => reading_ssk(&c.sensor_id, c.timestamp, c.kind),
+            None => reading_sk(c.timestamp, &c.sensor_id, c.kind),
+        });
         let lower = match (from, after) {
             (Some(from), Some(after)) if after >= from => Some((after, false)),
             (Some(from), _) => Some((from, true)),
             (None, Some(after)) => Some((after, false)),
-            (None, None) => None,
+            (None, None) => whole.lower,
         };
-        // No sort key equals a bare timestamp (every one continues with `#`), so `sk < "<to>"`
-        // and `sk <= "<to>"` select the same items.
-        let upper = query.to.map(|t| t.to_string());
+        // No key equals `<prefix><to>` (every one continues with `#`), so `< to` and `<= to`
+        // select the same items.
+        let upper = query.to.map(|t| format!("{prefix}{t}")).or(whole.upper);
         match (&lower, &upper) {
             (Some((lo, _)), Some(hi)) if lo > hi => None,
-            _ => Some(Self { lower, upper }),
+            _ => Some(Self {
+                attribute: whole.attribute,
+                lower,
+                upper,
+            }),
+        }
+    }
+
+    /// Every reading of the run, or of one sensor of it (`<sensor>#` up to `<sensor>$`: `$`
+    /// follows `#`, and no sensor id holds either).
+    fn whole(sensor: Option<&SensorId>) -> Self {
+        match sensor {
+            None => Self {
+                attribute: SK,
+                lower: None,
+                upper: None,
+            },
+            Some(sensor) => Self {
+                attribute: SSK,
+                lower: Some((format!("{sensor}#"), true)),
+                upper: Some(format!("{sensor}$")),
+            },
         }
     }
 
@@ -124,7 +155,7 @@ impl SortKeyRange {
                 vec![(":lo", lo), (":hi", hi)],
             ),
         };
-        let mut spec = spec.name("#sk", SK);
+        let mut spec = spec.name("#sk", self.attribute);
         spec.key_condition.push_str(condition);
         for (placeholder, value) in values {
             spec = spec.value(placeholder, s(value));
@@ -135,26 +166,26 @@ impl SortKeyRange {
     /// Whether `item` is the exclusive lower bound that a `BETWEEN` condition let through.
     fn skips(&self, item: &Item) -> Result<bool, StoreError> {
         match (&self.lower, &self.upper) {
-            (Some((lo, false)), Some(_)) => Ok(get_s(item, SK, "reading")? == lo.as_str()),
+            (Some((lo, false)), Some(_)) => {
+                Ok(get_s(item, self.attribute, "reading")? == lo.as_str())
+            }
             _ => Ok(false),
         }
     }
 }
 
 impl DynamoStore {
-    /// A strongly consistent query of one run's readings, optionally filtered by sensor.
+    /// A strongly consistent query of one run's readings; of one sensor's on the `by-sensor`
+    /// local index, which reads only that sensor's items.
     fn readings_spec(&self, run_id: RunId, sensor_id: Option<&SensorId>) -> QuerySpec<'_> {
         let mut spec = QuerySpec::new(&self.readings_table, "#pk = :pk")
             .name("#pk", PK)
             .value(":pk", s(run_id.to_string()));
         spec.consistent = true;
-        match sensor_id {
-            Some(sensor) => spec
-                .and_filter("#sid = :sid")
-                .name("#sid", "sensorId")
-                .value(":sid", s(sensor.as_str())),
-            None => spec,
+        if sensor_id.is_some() {
+            spec.index = Some(BY_SENSOR);
         }
+        spec
     }
 
     /// The items already stored under `keys` (one strongly consistent read per key).
@@ -281,7 +312,7 @@ impl ReadingStore for DynamoStore {
         sensor_id: Option<&'s SensorId>,
         limit: u32,
     ) -> Result<Vec<SensorReading>, StoreError> {
-        let mut spec = self.readings_spec(run_id, sensor_id);
+        let mut spec = SortKeyRange::whole(sensor_id).apply(self.readings_spec(run_id, sensor_id));
         spec.forward = false;
         let mut items = Vec::new();
         if limit == 0 {

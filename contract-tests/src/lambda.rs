@@ -449,10 +449,18 @@ pub struct EmulatorTarget {
 #[derive(Debug)]
 struct Watcher {
     child: Child,
-    /// The function process when it was started from a prebuilt binary (same process group).
-    function: Option<Child>,
+    /// The function processes when started from a prebuilt binary (same process group): each
+    /// is one Lambda instance, serving one request at a time.
+    functions: Vec<Child>,
     log: PathBuf,
     env_file: PathBuf,
+}
+
+/// The prebuilt function binary and how many processes of it to start.
+#[derive(Debug, Clone, Copy)]
+struct Instances<'a> {
+    binary: &'a str,
+    count: usize,
 }
 
 impl Watcher {
@@ -462,7 +470,7 @@ impl Watcher {
     /// binary its own test build just made, as `APP_LAMBDA_BIN`).
     fn prebuilt(
         cargo_lambda: &str,
-        binary: &str,
+        function: Instances<'_>,
         port: u16,
         env: &[(String, String)],
         log_file: std::fs::File,
@@ -496,26 +504,29 @@ impl Watcher {
             std::thread::sleep(Duration::from_millis(20));
         }
         let group = i32::try_from(child.id()).expect("pid");
-        let function = Command::new(binary)
-            .env_clear()
-            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("AWS_LAMBDA_FUNCTION_NAME", "app-lambda")
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024")
-            .env(
-                "AWS_LAMBDA_RUNTIME_API",
-                format!("http://127.0.0.1:{port}/.rt/app-lambda"),
-            )
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone().expect("clone the log handle"))
-            .stderr(log_file)
-            .process_group(group)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {binary}: {e}"));
+        let Instances { binary, count } = function;
+        let spawn_function = || {
+            Command::new(binary)
+                .env_clear()
+                .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                .env("PATH", std::env::var("PATH").unwrap_or_default())
+                .env("AWS_LAMBDA_FUNCTION_NAME", "app-lambda")
+                .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+                .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024")
+                .env(
+                    "AWS_LAMBDA_RUNTIME_API",
+                    format!("http://127.0.0.1:{port}/.rt/app-lambda"),
+                )
+                .stdin(Stdio::null())
+                .stdout(log_file.try_clone().expect("clone the log handle"))
+                .stderr(log_file.try_clone().expect("clone the log handle"))
+                .process_group(group)
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start {binary}: {e}"))
+        };
         Self {
             child,
-            function: Some(function),
+            functions: (0..count).map(|_| spawn_function()).collect(),
             log,
             env_file,
         }
@@ -540,7 +551,7 @@ impl Watcher {
             .stderr(Stdio::null())
             .status();
         let _ = self.child.wait();
-        if let Some(function) = &mut self.function {
+        for function in &mut self.functions {
             let _ = function.kill();
             let _ = function.wait();
         }
@@ -582,6 +593,25 @@ impl EmulatorTarget {
     /// until the function answers. `None` (skip) when `CARGO_LAMBDA` or
     /// `TEST_DYNAMODB_ENDPOINT` is unset, unless CI requires them.
     pub async fn start() -> Option<Self> {
+        Self::start_instances(1).await
+    }
+
+    /// [`Self::start`] with `instances` function processes polling the one emulator, as several
+    /// Lambda instances behind one function URL. More than one needs the prebuilt binary
+    /// (`APP_LAMBDA_BIN`, which `scripts/test` sets): without it, a test that asks for several is
+    /// skipped, or fails when CI requires every suite.
+    pub async fn start_instances(instances: usize) -> Option<Self> {
+        let prebuilt = std::env::var("APP_LAMBDA_BIN")
+            .ok()
+            .filter(|b| !b.is_empty());
+        if instances > 1 && prebuilt.is_none() {
+            assert!(
+                !services_required(),
+                "APP_LAMBDA_BIN is not set, and CI requires the multi-instance emulator target"
+            );
+            eprintln!("skipping: APP_LAMBDA_BIN is not set (needed for several instances)");
+            return None;
+        }
         let cargo_lambda = match std::env::var("CARGO_LAMBDA") {
             Ok(path) if !path.is_empty() => path,
             _ if services_required() => panic!(
@@ -632,13 +662,19 @@ impl EmulatorTarget {
         let log_err = log_file.try_clone().expect("clone the log handle");
 
         let spawned = Instant::now();
-        let mut watcher = match std::env::var("APP_LAMBDA_BIN")
-            .ok()
-            .filter(|b| !b.is_empty())
-        {
-            Some(binary) => {
-                Watcher::prebuilt(&cargo_lambda, &binary, port, &env, log_file, env_file, log)
-            }
+        let mut watcher = match prebuilt {
+            Some(binary) => Watcher::prebuilt(
+                &cargo_lambda,
+                Instances {
+                    binary: &binary,
+                    count: instances,
+                },
+                port,
+                &env,
+                log_file,
+                env_file,
+                log,
+            ),
             None => {
                 let child = Command::new(&cargo_lambda)
                     .args(["lambda", "watch", "-p", "app-lambda", "--bin", "app-lambda"])
@@ -656,7 +692,7 @@ impl EmulatorTarget {
                     .unwrap_or_else(|e| panic!("cannot start {cargo_lambda}: {e}"));
                 Watcher {
                     child,
-                    function: None,
+                    functions: Vec::new(),
                     log,
                     env_file,
                 }

@@ -84,6 +84,19 @@ resource "aws_dynamodb_table" "readings" {
     type = "S"
   }
 
+  attribute {
+    name = "ssk"
+    type = "S"
+  }
+
+  # One sensor's readings of a run, in order (strongly consistent, like the table). A local index
+  # can only be created with the table; it costs one more write unit per reading.
+  local_secondary_index {
+    name            = "by-sensor"
+    range_key       = "ssk"
+    projection_type = "ALL"
+  }
+
   point_in_time_recovery {
     enabled                 = true
     recovery_period_in_days = var.point_in_time_recovery_days
