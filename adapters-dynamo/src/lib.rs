@@ -135,6 +135,22 @@
 //! and as many deletes. Readers may see a losing batch's readings for the moment between its
 //! write and its compensation.
 //!
+//! ## Single readings: two requests, not a transaction
+//!
+//! A single reading costs one strongly consistent `GetItem` of its run (owner, status, deadline,
+//! sensors) and one conditional `PutItem`. Making the run check atomic with the write would take a
+//! `TransactWriteItems` with a `ConditionCheck` on the run item, which DynamoDB bills at 2 write
+//! units per KB of the run item (a run naming 100 sensors is ~7 KB) plus 2 for the put. Per
+//! million single readings, at the on-demand prices of `web/src/cost/prices.json`:
+//!
+//! | design | units per reading | per million |
+//! |---|---|---|
+//! | `GetItem` + conditional `PutItem` (+ the `by-sensor` index write) — chosen | 1–2 RRU + 2 WRU | $1.38–1.50 |
+//! | `TransactWriteItems` (`ConditionCheck` run + `Put`) + index write | 5–17 WRU | $3.13–10.63 |
+//!
+//! The price of the cheaper design is a window: a reading whose run check passed just before a
+//! concurrent finish is stored (and acknowledged) just after it. It is never acknowledged and lost.
+//!
 //! ## Errors
 //!
 //! Throttling (`ProvisionedThroughputExceeded`, `ThrottlingException`, `RequestLimitExceeded`),
