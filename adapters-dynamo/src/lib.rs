@@ -25,6 +25,7 @@
 //! |---|---|---|---|
 //! | run | `RUN#<uuid>` | `RUN` | `id, username, status, startedAt, finishedAt?, deadline, durationSecs (N), intervalSecs (N), sensorIds (L of S, in order), errorMessage?, grafanaUrl?`, `g1pk = RUNS`, `g1sk = <startedAt>#<uuid>`, `g2pk = USER#<username>`, `g2sk = <startedAt>#<uuid>` |
 //! | capacity | `CAPACITY` | `GLOBAL` | `version (N)`, `slots (M)`: run id → `{u: username, d: deadline, s: startedAt}` |
+//! | idempotency key of a start | `IDEM#<username>#<key>` | `IDEMPOTENCY` | `runId` (kept like the run) |
 //!
 //! Timestamps are the fixed-width text `2026-11-25T10:00:00.000000Z`, so text order is time order
 //! and conditions such as `deadline >= :now` compare instants.
@@ -45,7 +46,7 @@
 //! | operation | served by |
 //! |---|---|
 //! | `get_run` | consistent `GetItem` on `RUN#<id>` / `RUN` |
-//! | `create_run` | consistent `GetItem` of the capacity item, then `TransactWriteItems` (capacity update + conditional run `Put`) |
+//! | `create_run` | with an idempotency key, consistent `GetItem` of its item (a hit answers that run); consistent `GetItem` of the capacity item, then `TransactWriteItems` (capacity update + conditional run `Put` + conditional key `Put`) |
 //! | `finish_run` | `TransactWriteItems` (conditional run update + slot removal), then consistent `GetItem` |
 //! | `expire_runs` | capacity item (stale slots), one `TransactWriteItems` per run, `BatchGetItem` |
 //! | `running_runs`, `count_running` | capacity item (consistent `GetItem`), then `BatchGetItem` of the live runs |

@@ -9,18 +9,31 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use iot_core::StoreError;
 use iot_core::error::CapacityExhausted;
-use iot_core::model::{Page, Run, RunCursor, RunId, RunStatus, Timestamp, Username};
+use iot_core::model::{
+    IdempotencyKey, Page, Run, RunCursor, RunId, RunStatus, Timestamp, Username,
+};
 use iot_core::ports::{Admission, CapacityLimits, Finish, RunQuery, RunStore, RunningCount};
 
 use crate::DynamoStore;
 use crate::batch::backoff;
 use crate::codec::{
-    ALL_RUNS, BY_START, BY_USER, Capacity, Item, PK, capacity_key, cursor_sk, n_int, run_from_item,
-    run_item, run_key, s, slot_value, user_pk,
+    ALL_RUNS, BY_START, BY_USER, Capacity, Item, PK, SK, capacity_key, cursor_sk, n_int,
+    run_from_item, run_item, run_key, s, slot_value, user_pk,
 };
 use crate::consumed::{self, Units};
 use crate::error::{build_error, reason_code, sdk_error};
 use crate::query::QuerySpec;
+
+/// Sort key of the item that records the run a user started under an idempotency key.
+const IDEMPOTENCY_SK: &str = "IDEMPOTENCY";
+
+/// Key of the item recording the run `user` started under `key` (`#` is in neither).
+fn idempotency_item_key(user: &Username, key: &IdempotencyKey) -> Item {
+    HashMap::from([
+        (PK.to_string(), s(format!("IDEM#{user}#{key}"))),
+        (SK.to_string(), s(IDEMPOTENCY_SK)),
+    ])
+}
 
 /// Attempts of the optimistic capacity loop of `create_run` before giving up.
 const CAPACITY_TRIES: u32 = 50;
@@ -89,34 +102,32 @@ impl DynamoStore {
     }
 
     /// The capacity item, strongly consistent.
-    async fn read_capacity(&self) -> Result<Capacity, StoreError> {
+    /// The item at `key` of the runs table (strongly consistent).
+    async fn get_item(&self, key: Item) -> Result<Option<Item>, StoreError> {
         let out = self
             .client
             .get_item()
             .table_name(&self.runs_table)
-            .set_key(Some(capacity_key()))
+            .set_key(Some(key))
             .consistent_read(true)
             .return_consumed_capacity(consumed::TOTAL)
             .send()
             .await
             .map_err(|e| sdk_error("GetItem", &self.runs_table, e))?;
         consumed::report(Units::Read, out.consumed_capacity());
-        Capacity::from_item(out.item.as_ref())
+        Ok(out.item)
+    }
+
+    async fn read_capacity(&self) -> Result<Capacity, StoreError> {
+        Capacity::from_item(self.get_item(capacity_key()).await?.as_ref())
     }
 
     async fn read_run(&self, id: RunId) -> Result<Option<Run>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.runs_table)
-            .set_key(Some(run_key(id)))
-            .consistent_read(true)
-            .return_consumed_capacity(consumed::TOTAL)
-            .send()
-            .await
-            .map_err(|e| sdk_error("GetItem", &self.runs_table, e))?;
-        consumed::report(Units::Read, out.consumed_capacity());
-        out.item.as_ref().map(run_from_item).transpose()
+        self.get_item(run_key(id))
+            .await?
+            .as_ref()
+            .map(run_from_item)
+            .transpose()
     }
 
     /// Runs by id (strongly consistent), in no particular order; missing ids are skipped.
@@ -133,6 +144,39 @@ impl DynamoStore {
             .iter()
             .map(run_from_item)
             .collect()
+    }
+
+    /// The run `user` started under `key`, if any (strongly consistent).
+    async fn read_idempotency_key(
+        &self,
+        user: &Username,
+        key: &IdempotencyKey,
+    ) -> Result<Option<RunId>, StoreError> {
+        self.get_item(idempotency_item_key(user, key))
+            .await?
+            .as_ref()
+            .and_then(|item| item.get("runId"))
+            .map(|id| match id {
+                AttributeValue::S(id) => RunId::parse("runId", id)
+                    .map_err(|e| StoreError::Internal(format!("idempotency item: {e}"))),
+                other => Err(StoreError::Internal(format!(
+                    "idempotency item: runId is {other:?}"
+                ))),
+            })
+            .transpose()
+    }
+
+    /// The conditional put recording that `run` was started under `key`.
+    fn idempotency_put(&self, run: &Run, key: &IdempotencyKey) -> Result<Put, StoreError> {
+        let mut item = idempotency_item_key(&run.username, key);
+        item.insert("runId".to_string(), s(run.id.to_string()));
+        Put::builder()
+            .table_name(&self.runs_table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .build()
+            .map_err(build_error)
     }
 
     /// The refusal of a start, unless the id is taken (which wins, as in every store).
@@ -286,14 +330,20 @@ impl DynamoStore {
 
 #[async_trait]
 impl RunStore for DynamoStore {
-    async fn create_run(
+    async fn create_run<'k>(
         &self,
         run: &Run,
         limits: CapacityLimits,
         now: Timestamp,
+        key: Option<&'k IdempotencyKey>,
     ) -> Result<Admission, StoreError> {
         let mut swept = false;
         for attempt in 0..CAPACITY_TRIES {
+            if let Some(key) = key
+                && let Some(earlier) = self.read_idempotency_key(&run.username, key).await?
+            {
+                return Ok(Admission::Replayed(earlier));
+            }
             let capacity = self.read_capacity().await?;
             let global = count(capacity.live(now).count());
             let user = count(
@@ -322,15 +372,25 @@ impl RunStore for DynamoStore {
                 .expression_attribute_names("#pk", PK)
                 .build()
                 .map_err(build_error)?;
-            let items = vec![
+            let mut items = vec![
                 TransactWriteItem::builder()
                     .update(self.admit_update(&capacity, run)?)
                     .build(),
                 TransactWriteItem::builder().put(put).build(),
             ];
+            if let Some(key) = key {
+                items.push(
+                    TransactWriteItem::builder()
+                        .put(self.idempotency_put(run, key)?)
+                        .build(),
+                );
+            }
             match self.transact(items).await? {
                 Tx::Committed => return Ok(Admission::Admitted),
                 Tx::Invalid(e) => return Err(e),
+                // Another start under the same key won: the next round answers its run.
+                Tx::Canceled(reasons)
+                    if reason_code(&reasons, 2) == Some("ConditionalCheckFailed") => {}
                 Tx::Canceled(reasons) => {
                     match (reason_code(&reasons, 0), reason_code(&reasons, 1)) {
                         (_, Some("ConditionalCheckFailed")) => {

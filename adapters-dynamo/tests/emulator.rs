@@ -325,7 +325,7 @@ async fn the_capacity_item_sheds_finished_and_piled_up_timed_out_runs() {
     with_store(store, move |store| async move {
         let t0 = now();
         let done = run_at("alice", t0, 10);
-        store.create_run(&done, ROOMY, t0).await.unwrap();
+        store.create_run(&done, ROOMY, t0, None).await.unwrap();
         assert_eq!(raw_slots(&store, &config).await, 1);
         let finish = Finish {
             status: RunStatus::Failed,
@@ -344,14 +344,14 @@ async fn the_capacity_item_sheds_finished_and_piled_up_timed_out_runs() {
         let mut stale = Vec::new();
         for i in 0..64 {
             let run = run_at(&format!("user{i:02}"), t0.plus_micros(i), 10);
-            store.create_run(&run, ROOMY, t0).await.unwrap();
+            store.create_run(&run, ROOMY, t0, None).await.unwrap();
             stale.push(run);
         }
         assert_eq!(raw_slots(&store, &config).await, 64);
         let later = t0.plus_micros(11_000_000);
         assert_eq!(store.count_running(later, None).await.unwrap().global, 0);
         let fresh = run_at("bob", later, 10);
-        store.create_run(&fresh, ROOMY, later).await.unwrap();
+        store.create_run(&fresh, ROOMY, later, None).await.unwrap();
         assert_eq!(raw_slots(&store, &config).await, 1);
         for run in &stale {
             let stored = store.get_run(run.id).await.unwrap().unwrap();

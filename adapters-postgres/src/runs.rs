@@ -2,7 +2,9 @@
 
 use async_trait::async_trait;
 use iot_core::StoreError;
-use iot_core::model::{Page, Run, RunCursor, RunId, RunStatus, Timestamp, Username};
+use iot_core::model::{
+    IdempotencyKey, Page, Run, RunCursor, RunId, RunStatus, Timestamp, Username,
+};
 use iot_core::ports::{Admission, CapacityLimits, Finish, RunQuery, RunStore, RunningCount};
 use sqlx::{Postgres, QueryBuilder, Row};
 
@@ -19,11 +21,12 @@ const HOLDS_CAPACITY: &str = "status = 'RUNNING' AND deadline >= ";
 
 #[async_trait]
 impl RunStore for PgStore {
-    async fn create_run(
+    async fn create_run<'k>(
         &self,
         run: &Run,
         limits: CapacityLimits,
         now: Timestamp,
+        key: Option<&'k IdempotencyKey>,
     ) -> Result<Admission, StoreError> {
         let duration = i32::try_from(run.duration_secs).map_err(|_| {
             StoreError::Internal(format!("duration {} too large", run.duration_secs))
@@ -36,6 +39,20 @@ impl RunStore for PgStore {
             .await
             .map_err(store_error)?;
         // A new snapshot after the lock: every admission committed before it is visible.
+        if let Some(key) = key {
+            let earlier: Option<uuid::Uuid> = sqlx::query_scalar(
+                "SELECT id FROM runs WHERE username = $1 AND idempotency_key = $2",
+            )
+            .bind(run.username.as_str())
+            .bind(key.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(store_error)?;
+            if let Some(earlier) = earlier {
+                tx.rollback().await.map_err(store_error)?;
+                return Ok(Admission::Replayed(RunId::from_uuid(earlier)));
+            }
+        }
         let row = sqlx::query(
             "SELECT EXISTS (SELECT 1 FROM runs WHERE id = $1) AS taken, \
                     (SELECT count(*) FROM runs \
@@ -63,8 +80,9 @@ impl RunStore for PgStore {
         let sensors: Vec<&str> = run.sensor_ids.iter().map(|s| s.as_str()).collect();
         sqlx::query(
             "INSERT INTO runs (id, username, status, started_at, finished_at, deadline, \
-                               duration_secs, interval_secs, sensor_ids, error_message, grafana_url) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                               duration_secs, interval_secs, sensor_ids, error_message, grafana_url, \
+                               idempotency_key) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(run.id.as_uuid())
         .bind(run.username.as_str())
@@ -77,6 +95,7 @@ impl RunStore for PgStore {
         .bind(&sensors)
         .bind(run.error_message.as_deref())
         .bind(run.grafana_url.as_deref())
+        .bind(key.map(IdempotencyKey::as_str))
         .execute(&mut *tx)
         .await
         .map_err(store_error)?;

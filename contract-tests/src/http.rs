@@ -1508,6 +1508,47 @@ pub async fn a_malformed_request_id_is_replaced(t: &dyn HttpTarget) {
     }
 }
 
+/// `POST /api/runs/start` with an `Idempotency-Key`: the same key and body answer `201` with the
+/// same run and `Location` again; another body is `422 idempotency_key_reused`; a malformed key
+/// is `400 invalid_idempotency_key`; the quoted (structured-field) form names the same key.
+pub async fn a_start_with_an_idempotency_key_is_answered_once(t: &dyn HttpTarget) {
+    let keyed = |body: &Value, key: &str| {
+        TestRequest::post_json("/api/runs/start", body)
+            .user("alice")
+            .header("Idempotency-Key", key)
+    };
+    let body = json!({ "sensorIds": ["s1"], "duration": 600 });
+    let first = t.send(keyed(&body, "c0ffee-0001")).await;
+    assert_eq!(
+        first.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&first.body)
+    );
+    let again = t.send(keyed(&body, "c0ffee-0001")).await;
+    assert_eq!(again.status, 201);
+    assert_eq!(again.json()["id"], first.json()["id"]);
+    assert_eq!(again.header("location"), first.header("location"));
+    let quoted = t.send(keyed(&body, "\"c0ffee-0001\"")).await;
+    assert_eq!(quoted.json()["id"], first.json()["id"]);
+
+    let other = t
+        .send(keyed(
+            &json!({ "sensorIds": ["s2"], "duration": 600 }),
+            "c0ffee-0001",
+        ))
+        .await;
+    assert_error(&other, 422, "idempotency_key_reused");
+    assert_eq!(other.json()["runId"], first.json()["id"]);
+    for bad in ["", "has space", "slash/no", &"k".repeat(256)] {
+        let r = t.send(keyed(&body, bad)).await;
+        assert_error(&r, 400, "invalid_idempotency_key");
+    }
+    let fresh = t.send(keyed(&body, "c0ffee-0002")).await;
+    assert_eq!(fresh.status, 201);
+    assert_ne!(fresh.json()["id"], first.json()["id"]);
+}
+
 /// Stamps out every HTTP scenario for one target, as `mod $target { #[tokio::test] fn … }`.
 ///
 /// `$factory` is an async expression giving `Option<T>` where `T: Deref<Target = dyn HttpTarget>`
@@ -1549,6 +1590,7 @@ macro_rules! http_suite {
             ndjson_export_streams_every_reading_in_listing_order,
             only_canonical_run_ids_are_accepted,
             a_malformed_request_id_is_replaced,
+            a_start_with_an_idempotency_key_is_answered_once,
         );
     };
     (@with $target:ident, $factory:expr; $($scenario:ident),* $(,)?) => {

@@ -182,7 +182,7 @@ pub async fn a_duplicate_run_id_is_refused(store: &TestStore) {
     twin.username = user("mallory");
     let err = store
         .runs
-        .create_run(&twin, default_config().limits, s.clock.now())
+        .create_run(&twin, default_config().limits, s.clock.now(), None)
         .await
         .unwrap_err();
     assert_eq!(err, StoreError::AlreadyExists);
@@ -1444,6 +1444,9 @@ macro_rules! storage_suite {
                 a_single_reading_racing_a_batch_has_exactly_one_winner,
                 racing_batches_never_lose_an_acknowledged_reading,
                 concurrent_identical_batches_store_each_reading_once,
+                a_start_retried_after_a_timeout_returns_the_first_run,
+                an_idempotency_key_replays_its_run_and_refuses_other_parameters,
+                concurrent_starts_under_one_key_create_one_run,
             );
         }
     };
@@ -1617,4 +1620,167 @@ pub async fn readings_racing_a_finish_are_stored_or_refused_never_lost(store: &T
         "stored readings are exactly the acknowledged ones"
     );
     assert_eq!(s.runs.get(run.id).await.unwrap().status, RunStatus::Success);
+}
+
+// Idempotent starts: a client that retries a start after a timeout or an error never creates a
+// second run.
+
+fn keyed_start(sensors: &[&str], duration: i64, key: &str) -> StartRun {
+    let key = iot_core::model::IdempotencyKey::parse(key).expect("valid key");
+    start_request(sensors, duration).with_idempotency_key(Some(key))
+}
+
+/// A run store whose first `create_run` stores the run and then fails as a timed-out call does
+/// (the write happened, the answer was lost).
+struct TimesOutAfterTheWrite {
+    inner: std::sync::Arc<dyn iot_core::ports::RunStore>,
+    fired: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl iot_core::ports::RunStore for TimesOutAfterTheWrite {
+    async fn create_run<'k>(
+        &self,
+        run: &Run,
+        limits: CapacityLimits,
+        now: Timestamp,
+        key: Option<&'k iot_core::model::IdempotencyKey>,
+    ) -> Result<iot_core::ports::Admission, StoreError> {
+        let admission = self.inner.create_run(run, limits, now, key).await?;
+        if self.fired.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            Ok(admission)
+        } else {
+            Err(StoreError::Unavailable("operation timed out".into()))
+        }
+    }
+    async fn get_run(&self, id: RunId) -> Result<Option<Run>, StoreError> {
+        self.inner.get_run(id).await
+    }
+    async fn list_runs(
+        &self,
+        query: &RunQuery,
+        now: Timestamp,
+    ) -> Result<iot_core::model::Page<Run, iot_core::model::RunCursor>, StoreError> {
+        self.inner.list_runs(query, now).await
+    }
+    async fn running_runs<'u>(
+        &self,
+        now: Timestamp,
+        user: Option<&'u Username>,
+    ) -> Result<Vec<Run>, StoreError> {
+        self.inner.running_runs(now, user).await
+    }
+    async fn count_running<'u>(
+        &self,
+        now: Timestamp,
+        user: Option<&'u Username>,
+    ) -> Result<iot_core::ports::RunningCount, StoreError> {
+        self.inner.count_running(now, user).await
+    }
+    async fn finish_run(
+        &self,
+        id: RunId,
+        finish: &iot_core::ports::Finish,
+        now: Timestamp,
+    ) -> Result<Option<Run>, StoreError> {
+        self.inner.finish_run(id, finish, now).await
+    }
+    async fn expire_runs(&self, now: Timestamp, max: u32) -> Result<Vec<Run>, StoreError> {
+        self.inner.expire_runs(now, max).await
+    }
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.inner.ping().await
+    }
+}
+
+/// A start whose answer is lost after the store wrote the run (a timeout) is retried with the
+/// same key: the retry gets the first run, and only one run exists and holds capacity.
+pub async fn a_start_retried_after_a_timeout_returns_the_first_run(store: &TestStore) {
+    let flaky = std::sync::Arc::new(TimesOutAfterTheWrite {
+        inner: store.runs.clone(),
+        fired: std::sync::atomic::AtomicBool::new(false),
+    });
+    let s = store.services(default_config());
+    let runs = iot_core::service::RunService::new(
+        flaky,
+        std::sync::Arc::new(iot_core::ports::NoMetrics),
+        s.clock.clone(),
+        std::sync::Arc::new(iot_core::ports::RandomIds),
+        default_config(),
+    );
+    let alice = user("alice");
+    let first = runs
+        .start(&alice, keyed_start(&["s1", "s2"], 60, "retry-key-1"))
+        .await;
+    assert!(
+        matches!(first, Err(ServiceError::Store(StoreError::Unavailable(_)))),
+        "{first:?}"
+    );
+
+    let retried = runs
+        .start(&alice, keyed_start(&["s1", "s2"], 60, "retry-key-1"))
+        .await
+        .expect("the retry is answered");
+    let running = s.runs.running().await.unwrap();
+    assert_eq!(ids(&running), vec![retried.id]);
+    assert_eq!(s.runs.get(retried.id).await.unwrap(), retried);
+}
+
+/// The same key with the same parameters answers the first run even when capacity is now full;
+/// with other parameters it is refused and names the first run; another user's key, or no key,
+/// is independent.
+pub async fn an_idempotency_key_replays_its_run_and_refuses_other_parameters(store: &TestStore) {
+    let config = RunConfig {
+        limits: CapacityLimits {
+            global: 2,
+            per_user: 1,
+        },
+        ..default_config()
+    };
+    let s = store.services(config);
+    let alice = user("alice");
+    let keyed = |who: &str, sensor: &str, duration: i64| {
+        let (who, start) = (user(who), keyed_start(&[sensor], duration, "k-1"));
+        let runs = &s.runs;
+        async move { runs.start(&who, start).await }
+    };
+    let first = keyed("alice", "s1", 60).await.unwrap();
+    // Alice is at her limit: only the replay gets through.
+    assert_eq!(keyed("alice", "s1", 60).await.unwrap(), first);
+    let other = keyed("alice", "s2", 60).await;
+    assert!(
+        matches!(other, Err(ServiceError::IdempotencyKeyReused(id)) if id == first.id),
+        "{other:?}"
+    );
+    let longer = keyed("alice", "s1", 61).await;
+    assert!(matches!(longer, Err(ServiceError::IdempotencyKeyReused(_))));
+    let unkeyed = s.runs.start(&alice, start_request(&["s1"], 60)).await;
+    assert!(matches!(
+        unkeyed,
+        Err(ServiceError::CapacityExhausted { .. })
+    ));
+    // Bob's "k-1" is his own.
+    assert_ne!(keyed("bob", "s1", 60).await.unwrap().id, first.id);
+    // A finished run still answers its key.
+    s.runs
+        .finish(&alice, first.id, FinishRun::success())
+        .await
+        .unwrap();
+    let after = keyed("alice", "s1", 60).await.unwrap();
+    assert_eq!((after.id, after.status), (first.id, RunStatus::Success));
+}
+
+/// Concurrent starts under one key create exactly one run: every one that succeeds answers it.
+pub async fn concurrent_starts_under_one_key_create_one_run(store: &TestStore) {
+    let s = store.services(default_config());
+    let alice = user("alice");
+    let outcomes =
+        join_all((0..8).map(|_| s.runs.start(&alice, keyed_start(&["s1"], 60, "same-key")))).await;
+    let started: HashSet<RunId> = outcomes
+        .iter()
+        .filter_map(|o| o.as_ref().ok().map(|r| r.id))
+        .collect();
+    assert_eq!(started.len(), 1, "{outcomes:?}");
+    let running = s.runs.running().await.unwrap();
+    assert_eq!(running.len(), 1);
 }

@@ -56,6 +56,7 @@ contract_tests::http_suite!(@with lambda_emulator, EmulatorTarget::start();
     dynamodb_responses_report_consumed_capacity,
     only_canonical_run_ids_are_accepted,
     a_malformed_request_id_is_replaced,
+    a_start_with_an_idempotency_key_is_answered_once,
 );
 
 // Scenarios only a DynamoDB-backed Lambda instance meets.

@@ -122,6 +122,10 @@ pub enum ServiceError {
         /// Seconds after which a retry may succeed.
         retry_after_secs: u32,
     },
+    /// The idempotency key of a start was used by the same user for a start with other
+    /// parameters (`422`); the run created under it is named.
+    #[error("idempotency key already used for run {0} with other parameters")]
+    IdempotencyKeyReused(RunId),
     /// A reading key is already stored with another value (`409`).
     #[error("reading conflict: {0}")]
     ReadingConflict(String),

@@ -12,8 +12,8 @@ use async_trait::async_trait;
 
 use crate::error::{StoreError, conflict_detail};
 use crate::model::{
-    Page, ReadingCursor, ReadingType, Run, RunCursor, RunId, RunStatus, SensorId, SensorReading,
-    SensorSummary, Timestamp, Username,
+    IdempotencyKey, Page, ReadingCursor, ReadingType, Run, RunCursor, RunId, RunStatus, SensorId,
+    SensorReading, SensorSummary, Timestamp, Username,
 };
 use crate::ports::{
     Admission, CapacityLimits, Finish, Inserted, ReadingQuery, ReadingStore, RunInsert, RunQuery,
@@ -29,6 +29,8 @@ fn order(reading: &SensorReading) -> ReadingOrder {
 #[derive(Debug, Default)]
 struct State {
     runs: HashMap<RunId, Run>,
+    /// Idempotency keys of starts, per user, with the run each created (kept as long as runs).
+    idempotency_keys: HashMap<(Username, IdempotencyKey), RunId>,
     /// Per run, readings in listing order: (timestamp, sensorId, type).
     readings: HashMap<RunId, BTreeMap<ReadingOrder, SensorReading>>,
 }
@@ -58,13 +60,18 @@ fn run_count(n: usize) -> u32 {
 
 #[async_trait]
 impl RunStore for InMemoryStore {
-    async fn create_run(
+    async fn create_run<'k>(
         &self,
         run: &Run,
         limits: CapacityLimits,
         now: Timestamp,
+        key: Option<&'k IdempotencyKey>,
     ) -> Result<Admission, StoreError> {
         let mut state = self.lock();
+        let key = key.map(|k| (run.username.clone(), k.clone()));
+        if let Some(earlier) = key.as_ref().and_then(|k| state.idempotency_keys.get(k)) {
+            return Ok(Admission::Replayed(*earlier));
+        }
         if state.runs.contains_key(&run.id) {
             return Err(StoreError::AlreadyExists);
         }
@@ -84,6 +91,9 @@ impl RunStore for InMemoryStore {
             return Ok(Admission::Refused(exhausted));
         }
         state.runs.insert(run.id, run.clone());
+        if let Some(key) = key {
+            state.idempotency_keys.insert(key, run.id);
+        }
         Ok(Admission::Admitted)
     }
 

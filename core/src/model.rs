@@ -187,6 +187,12 @@ checked_string!(
     "must match ^[A-Za-z0-9._:-]{1,64}$"
 );
 
+checked_string!(
+    /// The `Idempotency-Key` of a start: `^[A-Za-z0-9._:-]{1,255}$` (a UUID is the usual choice).
+    IdempotencyKey, "Idempotency-Key", 1, 255, |c| matches!(c, '.' | '_' | ':' | '-'),
+    "must match ^[A-Za-z0-9._:-]{1,255}$"
+);
+
 /// The id of a run (a UUID), written in its canonical form: lowercase and hyphenated, 36
 /// characters (`0f8e3b4a-9c1d-4e2f-8a7b-6c5d4e3f2a1b`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -11,8 +11,8 @@ use async_trait::async_trait;
 
 use crate::error::{CapacityExhausted, CapacityScope, StoreError};
 use crate::model::{
-    Page, ReadingCursor, ReadingType, Run, RunCursor, RunId, RunStatus, SensorId, SensorReading,
-    SensorSummary, Timestamp, Username,
+    IdempotencyKey, Page, ReadingCursor, ReadingType, Run, RunCursor, RunId, RunStatus, SensorId,
+    SensorReading, SensorSummary, Timestamp, Username,
 };
 
 /// The two capacity limits a start must respect.
@@ -53,6 +53,9 @@ pub enum Admission {
     Admitted,
     /// Nothing was stored: a limit is reached.
     Refused(CapacityExhausted),
+    /// Nothing was stored: this user already created the run with this id under the same
+    /// idempotency key.
+    Replayed(RunId),
 }
 
 /// Running runs at an instant.
@@ -158,14 +161,21 @@ pub trait RunStore: Send + Sync {
     /// number of concurrent callers, in any number of processes, never exceed either limit.
     /// A refusal names the limit hit (global is checked first) with its figures, and stores nothing.
     ///
+    /// With an idempotency `key`, the store MUST first look for a run that `run.username` created
+    /// under the same key and, when there is one, store nothing and answer
+    /// [`Admission::Replayed`] with its id, whatever the capacity; else it MUST record the key
+    /// with the run, in the same atomic step, and keep it at least as long as the run. Keys of
+    /// different users never meet.
+    ///
     /// # Errors
     /// [`StoreError::AlreadyExists`] when a run with this id exists; `Unavailable`/`Internal` on
     /// store failures.
-    async fn create_run(
+    async fn create_run<'k>(
         &self,
         run: &Run,
         limits: CapacityLimits,
         now: Timestamp,
+        key: Option<&'k IdempotencyKey>,
     ) -> Result<Admission, StoreError>;
 
     /// The run as stored, or `None`. MUST return every field exactly as written.

@@ -220,6 +220,15 @@ impl From<ServiceError> for ApiError {
             .with("maxAllowed", exhausted.max_allowed)
             .with("retryAfterSeconds", retry_after_secs)
             .retry_after(retry_after_secs),
+            ServiceError::IdempotencyKeyReused(id) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                format!(
+                    "this Idempotency-Key already started run {id} with other parameters; \
+                     use a new key for a new start"
+                ),
+            )
+            .with("runId", id.to_string()),
             ServiceError::ReadingConflict(detail) => Self::new(
                 StatusCode::CONFLICT,
                 "reading_conflict",

@@ -8,6 +8,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::Query;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
+use iot_core::model::IdempotencyKey;
 use iot_core::{RunId, Username};
 use serde::de::DeserializeOwned;
 
@@ -206,6 +207,31 @@ pub fn query(parts: &Parts) -> ApiResult<HashMap<String, String>> {
 /// `400 invalid_run_id`.
 pub fn run_id(field: &'static str, text: &str) -> ApiResult<RunId> {
     Ok(RunId::parse(field, text)?)
+}
+
+/// The optional `Idempotency-Key` header of a start, as a bare token or a quoted string
+/// (`"8e03978e-…"`, the structured-field form).
+///
+/// # Errors
+/// `400 invalid_idempotency_key` when malformed or repeated.
+pub fn idempotency_key(parts: &Parts) -> ApiResult<Option<IdempotencyKey>> {
+    let mut values = parts.headers.get_all("idempotency-key").iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    let invalid =
+        |message: &str| ApiError::invalid("Idempotency-Key", "invalid_idempotency_key", message);
+    if values.next().is_some() {
+        return Err(invalid("must be sent once"));
+    }
+    let text = value.to_str().unwrap_or("");
+    let text = text
+        .strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .unwrap_or(text);
+    IdempotencyKey::parse(text)
+        .map(Some)
+        .map_err(|_| invalid("must be 1 to 255 characters of A-Z a-z 0-9 . _ : -"))
 }
 
 /// The `X-Run-Id` header, required and single.

@@ -30,11 +30,14 @@ fn runs_json(runs: Vec<Run>) -> Vec<RunJson> {
 /// Start a run for the caller, under the capacity limits.
 #[utoipa::path(post, path = "/api/runs/start", tag = "runs",
     request_body = StartRunBody,
-    params(("X-User" = String, Header, description = "caller")),
+    params(("X-User" = String, Header, description = "caller"),
+        ("Idempotency-Key" = Option<String>, Header,
+            description = "makes retries safe: the same key and body give the first run again; ^[A-Za-z0-9._:-]{1,255}$")),
     responses(
-        (status = 201, description = "started", body = RunJson,
+        (status = 201, description = "started, or started earlier under the same Idempotency-Key", body = RunJson,
             headers(("Location" = String, description = "/api/runs/{id}"))),
         (status = 400, body = ErrorJson), (status = 401, body = ErrorJson),
+        (status = 422, description = "the Idempotency-Key started a run with other parameters", body = ErrorJson),
         (status = 429, description = "a capacity limit is reached", body = ErrorJson,
             headers(("Retry-After" = u32))),
     ))]
@@ -47,7 +50,9 @@ pub async fn start_run(
     let bytes = extract::body(&parts, body, SMALL_BODY).await?;
     let user = extract::user(&app, &parts)?;
     let body: StartRunBody = extract::json(&parts, &bytes)?;
-    let start = StartRun::new(body.sensor_ids, body.duration, body.interval)?;
+    let key = extract::idempotency_key(&parts)?;
+    let start =
+        StartRun::new(body.sensor_ids, body.duration, body.interval)?.with_idempotency_key(key);
     let run = app.runs.start(&user, start).await?;
     // Relative to where the router is mounted: `/prefix/api/runs/start` → `/prefix/api/runs/{id}`.
     let base = original

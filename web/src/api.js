@@ -15,6 +15,16 @@ function query(params) {
   return s ? `?${s}` : '';
 }
 
+/** A random UUID v4, also where `crypto.randomUUID` is missing (pages served over plain HTTP). */
+export function newIdempotencyKey() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const h = [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
 export class ApiClient {
   /**
    * @param {object} o
@@ -36,11 +46,12 @@ export class ApiClient {
    * One call. Resolves to `{ status, data, headers }` for 2xx; throws ApiError otherwise.
    * `kind` (`ingest` | `other`) only sorts the latency sample.
    */
-  async request(method, path, { user, runId, body, signal, timeoutMs = DEFAULT_TIMEOUT_MS, keepalive, kind = 'other' } = {}) {
+  async request(method, path, { user, runId, idempotencyKey, body, signal, timeoutMs = DEFAULT_TIMEOUT_MS, keepalive, kind = 'other' } = {}) {
     const url = joinUrl(this.base, path);
     const headers = { Accept: 'application/json' };
     if (user) headers['X-User'] = user;
     if (runId) headers['X-Run-Id'] = runId;
+    if (idempotencyKey) headers['Idempotency-Key'] = idempotencyKey;
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     const timeout = AbortSignal.timeout(timeoutMs);
     const signals = signal ? AbortSignal.any([signal, timeout]) : timeout;
@@ -126,8 +137,21 @@ export class ApiClient {
     return this.request('GET', `/api/runs/${encodeURIComponent(id)}`, opts);
   }
 
-  startRun(user, body, opts) {
-    return this.request('POST', '/api/runs/start', { user, body, ...opts });
+  /**
+   * Starts a run under a fresh Idempotency-Key, retried once with the same key when the answer
+   * is lost (timeout, connection, 5xx): the backend then answers the run the first attempt
+   * created instead of starting a second one.
+   */
+  async startRun(user, body, opts) {
+    const send = (idempotencyKey) => this.request('POST', '/api/runs/start', { user, body, idempotencyKey, ...opts });
+    const key = newIdempotencyKey();
+    try {
+      return await send(key);
+    } catch (e) {
+      const lost = e.kind === 'timeout' || e.kind === 'unreachable' || (e.kind === 'http' && e.status >= 500);
+      if (!lost) throw e;
+      return send(key);
+    }
   }
 
   finishRun(user, id, body, opts) {

@@ -3,6 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { ApiClient } from '../src/api.js';
 import { ReadingsFeed } from '../src/chart.js';
 import { resolveBase } from '../src/config.js';
 import { ApiError, describeError } from '../src/errors.js';
@@ -293,5 +294,44 @@ describe('compare view', async () => {
     assert.equal(r.batch.count, 2);
     assert.equal(r.billedMs, 60 * 3 + 2 * 10);
     assert.equal(r.wcu, 60 + 50);
+  });
+});
+
+/** What the client reads of the page it runs in (Node has no `location`). */
+function onPage(t) {
+  globalThis.location = new URL('http://localhost:8080/');
+  t.after(() => delete globalThis.location);
+}
+
+describe('starting a run', () => {
+  test('sends an Idempotency-Key and retries a lost answer under the same key', async (t) => {
+    onPage(t);
+    const keys = [];
+    t.mock.method(globalThis, 'fetch', async (_url, init) => {
+      keys.push(init.headers['Idempotency-Key']);
+      if (keys.length === 1) throw new TypeError('connection reset');
+      return new Response(JSON.stringify({ id: 'run-1' }), { status: 201 });
+    });
+    const api = new ApiClient({ key: 'ecs', label: 'ECS', base: 'http://localhost:8080' });
+    const { status, data } = await api.startRun('alice', { sensorIds: ['s1'] });
+    assert.equal(status, 201);
+    assert.equal(data.id, 'run-1');
+    assert.equal(keys.length, 2);
+    assert.match(keys[0], /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.equal(keys[1], keys[0]);
+  });
+
+  test('does not retry a refusal, and the next start has a new key', async (t) => {
+    onPage(t);
+    const keys = [];
+    t.mock.method(globalThis, 'fetch', async (_url, init) => {
+      keys.push(init.headers['Idempotency-Key']);
+      return new Response(JSON.stringify({ error: 'capacity_exhausted', message: 'full' }), { status: 429 });
+    });
+    const api = new ApiClient({ key: 'ecs', label: 'ECS', base: 'http://localhost:8080' });
+    await assert.rejects(api.startRun('alice', { sensorIds: ['s1'] }), { status: 429 });
+    await assert.rejects(api.startRun('alice', { sensorIds: ['s1'] }), { status: 429 });
+    assert.equal(keys.length, 2);
+    assert.notEqual(keys[0], keys[1]);
   });
 });

@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use super::{SWEEP_BATCH, check_limit, timed};
 use crate::error::{CapacityScope, ServiceError, ValidationError};
-use crate::model::{Page, Run, RunCursor, RunId, RunStatus, SensorId, Timestamp, Username};
+use crate::model::{
+    IdempotencyKey, Page, Run, RunCursor, RunId, RunStatus, SensorId, Timestamp, Username,
+};
 use crate::ports::{
     Admission, CapacityLimits, Clock, Finish, IdGenerator, Metrics, RunQuery, RunStore,
 };
@@ -42,6 +44,7 @@ pub struct StartRun {
     sensor_ids: Vec<SensorId>,
     duration_secs: u32,
     interval_secs: f64,
+    idempotency_key: Option<IdempotencyKey>,
 }
 
 impl StartRun {
@@ -100,7 +103,23 @@ impl StartRun {
             sensor_ids: parsed,
             duration_secs,
             interval_secs,
+            idempotency_key: None,
         })
+    }
+
+    /// The same request under an idempotency key: a retry with the same key and the same
+    /// parameters gets the run the first attempt created instead of a second one.
+    #[must_use]
+    pub fn with_idempotency_key(mut self, key: Option<IdempotencyKey>) -> Self {
+        self.idempotency_key = key;
+        self
+    }
+
+    /// Whether `run` was started with these parameters.
+    fn matches(&self, run: &Run) -> bool {
+        run.sensor_ids == self.sensor_ids
+            && run.duration_secs == self.duration_secs
+            && run.interval_secs == self.interval_secs
     }
 }
 
@@ -213,10 +232,13 @@ impl RunService {
         &self.config
     }
 
-    /// Starts a run for `user` if capacity allows.
+    /// Starts a run for `user` if capacity allows. Under an idempotency key this user already
+    /// started a run with, answers that run again (whatever the capacity now) when the
+    /// parameters are the same.
     ///
     /// # Errors
-    /// `CapacityExhausted` when a limit is reached; `Store` on store failures.
+    /// `CapacityExhausted` when a limit is reached; `IdempotencyKeyReused` when the key's run
+    /// was started with other parameters; `Store` on store failures.
     pub async fn start(&self, user: &Username, request: StartRun) -> Result<Run, ServiceError> {
         let now = self.clock.now();
         let id = self.ids.new_run_id();
@@ -230,17 +252,31 @@ impl RunService {
             deadline: now.plus_micros(window * 1_000_000),
             duration_secs: request.duration_secs,
             interval_secs: request.interval_secs,
-            sensor_ids: request.sensor_ids,
+            sensor_ids: request.sensor_ids.clone(),
             error_message: None,
             grafana_url: self.grafana_link(user, id),
         };
         let admission = timed(
             &*self.metrics,
             "create_run",
-            self.runs.create_run(&run, self.config.limits, now),
+            self.runs.create_run(
+                &run,
+                self.config.limits,
+                now,
+                request.idempotency_key.as_ref(),
+            ),
         )
         .await?;
         match admission {
+            Admission::Replayed(earlier) => {
+                let earlier = self.get(earlier).await?;
+                if request.matches(&earlier) {
+                    tracing::info!(run_id = %earlier.id, user = %user, "start replayed under its idempotency key");
+                    Ok(earlier)
+                } else {
+                    Err(ServiceError::IdempotencyKeyReused(earlier.id))
+                }
+            }
             Admission::Admitted => {
                 self.metrics.run_started(&run);
                 tracing::info!(run_id = %run.id, user = %run.username, "Run {} started", run.id);
@@ -508,14 +544,15 @@ mod tests {
     async fn a_start_stores_a_running_run_due_at_duration_plus_grace_and_counts_it() {
         let mut runs = MockRunStore::new();
         runs.expect_create_run()
-            .withf(|run, limits, at| {
+            .withf(|run, limits, at, key| {
                 run.status == RunStatus::Running
                     && run.deadline == now().plus_micros((60 + 120) * 1_000_000)
                     && limits.global == 5
                     && *at == now()
+                    && key.is_none()
             })
             .times(1)
-            .returning(|_, _, _| Ok(Admission::Admitted));
+            .returning(|_, _, _, _| Ok(Admission::Admitted));
         let mut metrics = quiet_metrics();
         metrics.expect_run_started().times(1).returning(|_| ());
         let start = StartRun::new(vec!["s1".into()], Some(60), None).unwrap();
@@ -526,7 +563,7 @@ mod tests {
     #[tokio::test]
     async fn a_refused_start_says_when_to_retry_from_the_soonest_running_end() {
         let mut runs = MockRunStore::new();
-        runs.expect_create_run().returning(|_, _, _| {
+        runs.expect_create_run().returning(|_, _, _, _| {
             Ok(Admission::Refused(CapacityExhausted {
                 scope: CapacityScope::Global,
                 current_running: 5,
