@@ -175,12 +175,15 @@ function renderRunning() {
       el('td', {}, el('progress', { max: 1, value: fraction }), ` ${Math.round(fraction * 100)} %`),
       el('td', { textContent: remaining > 0 ? duration(remaining) : 'overdue' }),
       el('td', { textContent: new Date(run.startedAt).toLocaleTimeString() }),
-      el('td', {}, el('code', { textContent: run.id.slice(0, 8), title: run.id })),
+      el('td', {}, el('a', { href: `#/${state.backend}/runs/${run.id}`, textContent: run.id.slice(0, 8), title: run.id })),
+      el('td', {},
+        ...(mine && !ours ? [el('button', { type: 'button', className: 'danger small', textContent: 'Abandon', dataset: { abandon: run.id } })] : []),
+        ...(run.grafanaUrl ? [' ', el('a', { href: run.grafanaUrl, target: '_blank', rel: 'noopener', textContent: 'Grafana ↗' })] : [])),
     );
   });
   if (rows.length === 0) {
     const label = current()?.label ?? '';
-    rows.push(el('tr', {}, el('td', { colSpan: 6, className: 'muted', textContent: state.connection ? '–' : `No run is running on ${label}.` })));
+    rows.push(el('tr', {}, el('td', { colSpan: 7, className: 'muted', textContent: state.connection ? '–' : `No run is running on ${label}.` })));
   }
   body.replaceChildren(...rows);
 }
@@ -319,6 +322,7 @@ function selectBackend(key) {
   state.polledAt = null;
   render();
   schedulePoll();
+  if (runHistory.backend && runHistory.backend !== key) loadHistory();
 }
 
 async function start(event) {
@@ -418,6 +422,130 @@ async function exportRun(format) {
   } catch (e) {
     $('export-status').textContent = describeError(e, sim.api.backend).text;
   }
+}
+
+// ---------------------------------------------------------------- history and run report
+
+const runHistory = { cursor: null, backend: null, token: 0 };
+let reportChart;
+
+async function loadHistory({ reset = true } = {}) {
+  const client = current();
+  if (!client) return;
+  if (reset) {
+    runHistory.cursor = null;
+    $('history-body').replaceChildren();
+    $('history-more').hidden = true;
+    $('history-status-line').textContent = 'loading…';
+  }
+  runHistory.backend = client.key;
+  $('history-backend').textContent = `on ${client.label}`;
+  const user = $('history-user').value.trim();
+  const params = new URLSearchParams({ limit: '10' });
+  if (user) params.set('user', user);
+  if ($('history-status').value) params.set('status', $('history-status').value);
+  if (runHistory.cursor) params.set('cursor', runHistory.cursor);
+  const token = ++runHistory.token;
+  try {
+    const { data } = await client.request('GET', `/api/runs?${params}`);
+    if (token !== runHistory.token) return; // a newer listing was asked for meanwhile
+    $('history-body').append(
+      ...data.items.map((run) =>
+        el('tr', { dataset: { runId: run.id } },
+          el('td', {}, el('a', { href: `#/${client.key}/runs/${run.id}`, textContent: run.id.slice(0, 8), title: run.id })),
+          el('td', { textContent: run.username }),
+          el('td', {}, el('span', { className: 'badge', textContent: run.status, dataset: { status: run.status } })),
+          el('td', { textContent: new Date(run.startedAt).toLocaleString() }),
+          el('td', { textContent: String(run.sensorIds.length) }),
+        )),
+    );
+    runHistory.cursor = data.nextCursor ?? null;
+    $('history-more').hidden = !runHistory.cursor;
+    const shown = $('history-body').children.length;
+    $('history-status-line').textContent = shown ? `${shown} runs shown${runHistory.cursor ? '' : ' (all)'}` : 'No run matches.';
+  } catch (e) {
+    if (token === runHistory.token) $('history-status-line').textContent = describeError(e, client.backend).text;
+  }
+}
+
+/** `#/{backend}/runs/{id}` → `{backend, id}`. */
+function reportRoute(hash = location.hash) {
+  const m = /^#\/(ecs|serverless)\/runs\/([0-9a-f-]{36})$/.exec(hash);
+  return m ? { backend: m[1], id: m[2] } : null;
+}
+
+async function openReport({ backend, id }) {
+  if (!state.clients[backend]) return;
+  selectBackend(backend);
+  const client = state.clients[backend];
+  $('report').hidden = false;
+  $('report-id').textContent = id;
+  $('report-backend').textContent = client.label;
+  $('report-permalink').href = `#/${backend}/runs/${id}`;
+  $('report-summary').replaceChildren();
+  $('report-export-status').textContent = '';
+  try {
+    const [{ data: run }, { data: summary }] = await Promise.all([
+      client.getRun(id),
+      client.request('GET', `/api/runs/${encodeURIComponent(id)}/summary`),
+    ]);
+    $('report-owner').textContent = run.username;
+    $('report-status').textContent = run.status;
+    $('report-status').dataset.status = run.status;
+    const end = run.finishedAt ? Date.parse(run.finishedAt) : Date.now();
+    $('report-duration').textContent = `${duration(end - Date.parse(run.startedAt))} (planned ${duration(run.duration * 1000)})`;
+    $('report-grafana').hidden = !run.grafanaUrl;
+    if (run.grafanaUrl) $('report-grafana').href = run.grafanaUrl;
+    const count = summary.sensors.reduce((n, s) => n + s.count, 0);
+    $('report-count').textContent = `${count} readings from ${run.sensorIds.length} sensors`;
+    $('report-summary').replaceChildren(
+      ...summary.sensors.map((s) =>
+        el('tr', {},
+          ...[s.sensorId, s.type, String(s.count), s.min.toFixed(2), s.max.toFixed(2), s.avg.toFixed(2),
+            new Date(s.first).toLocaleTimeString(), new Date(s.last).toLocaleTimeString()].map((t) => el('td', { textContent: t })))),
+    );
+    const feed = new ReadingsFeed(client, id);
+    await feed.poll();
+    reportChart ??= new LiveChart($('report-chart'));
+    const kinds = [...new Set(summary.sensors.map((s) => s.type))];
+    await reportChart.draw(feed, run.sensorIds, kinds[0] ?? 'temperature');
+    $('report').dataset.loaded = id;
+  } catch (e) {
+    $('report-count').textContent = describeError(e, client.backend).text;
+  }
+}
+
+async function exportReport(format) {
+  const route = reportRoute($('report-permalink').getAttribute('href') ?? '');
+  if (!route) return;
+  const client = state.clients[route.backend];
+  try {
+    const blob = await client.exportReadings(route.id, format);
+    const link = el('a', { href: URL.createObjectURL(blob), download: `run-${route.id}.${format}` });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    $('report-export-status').textContent = `${format.toUpperCase()} downloaded (${blob.size} bytes)`;
+  } catch (e) {
+    $('report-export-status').textContent = describeError(e, client.backend).text;
+  }
+}
+
+function setUpHistory() {
+  $('history-filter').addEventListener('submit', (event) => {
+    event.preventDefault();
+    loadHistory();
+  });
+  $('history-more').addEventListener('click', () => loadHistory({ reset: false }));
+  $('report-csv').addEventListener('click', () => exportReport('csv'));
+  $('report-ndjson').addEventListener('click', () => exportReport('ndjson'));
+  window.addEventListener('hashchange', () => {
+    const route = reportRoute();
+    if (route) openReport(route);
+  });
+  const route = reportRoute();
+  if (route) openReport(route);
+  loadHistory();
 }
 
 // ---------------------------------------------------------------- compare view
@@ -548,6 +676,21 @@ async function main() {
   }, 1000);
 
   setUpCompare(config);
+  setUpHistory();
+  $('running-body').addEventListener('click', async (event) => {
+    const id = event.target?.dataset?.abandon;
+    if (!id) return;
+    event.target.disabled = true;
+    try {
+      await current().finishRun(username(), id, { status: 'FAILED', errorMessage: 'abandoned from the running list' });
+      showMessage(`Run ${id.slice(0, 8)} abandoned (FAILED).`, 'success');
+    } catch (e) {
+      const { text, hint } = describeError(e, current().backend);
+      showMessage(text, 'error', hint);
+    }
+    state.lastPoll = -Infinity;
+    schedulePoll();
+  });
   for (const format of ['csv', 'ndjson']) $(`export-${format}`).addEventListener('click', () => exportRun(format));
   document.body.dataset.ready = 'true';
   render();

@@ -410,6 +410,76 @@ describe('web UI in Chromium', () => {
     await context.close();
   });
 
+  test('run history pages and filters on each backend; a run report re-reads the run and its permalink reopens it', T, async () => {
+    for (const [backend, base] of [['ecs', ecs.url], ['serverless', standIn.url]]) {
+      const user = `hist-${backend.slice(0, 3)}`;
+      const ids = [];
+      for (let i = 0; i < 12; i += 1) {
+        const r = await api(base, 'POST', '/api/runs/start', { user, body: { sensorIds: ['s1', 's2'], duration: 60 } });
+        assert.equal(r.status, 201);
+        ids.push(r.body.id);
+        const readings = [0, 1, 2].map((k) => ({ sensorId: k % 2 ? 's2' : 's1', type: 'temperature', reading: 20 + k, timestamp: `2026-11-30T10:00:0${k}Z` }));
+        assert.equal((await api(base, 'POST', `/api/runs/${r.body.id}/readings`, { user, body: { readings } })).status, 201);
+        const status = i === 0 ? 'FAILED' : 'SUCCESS';
+        assert.equal((await api(base, 'POST', `/api/runs/${r.body.id}/finish`, { user, body: { status } })).status, 200);
+      }
+      const { page, context, problems } = await openPage({ serverless: standIn.url });
+      await page.click(`#backend-${backend}`);
+      await page.fill('#history-user', user);
+      await page.click('#history-show');
+      await page.waitForFunction(() => /runs shown/.test(document.getElementById('history-status-line').textContent));
+      assert.ok((await page.locator('#history-body tr').count()) <= 10, 'pages of at most 10');
+      // A page may hold fewer than its limit: only the end of the cursor ends the listing.
+      for (let pages = 1; await page.locator('#history-more').isVisible(); pages += 1) {
+        assert.ok(pages < 12, 'the listing ends');
+        const before = await page.locator('#history-body tr').count();
+        await page.click('#history-more');
+        await page.waitForFunction((n) => document.querySelectorAll('#history-body tr').length > n || document.getElementById('history-more').hidden, before);
+      }
+      await page.waitForFunction(() => /\(all\)/.test(document.getElementById('history-status-line').textContent));
+      const listed = await page.$$eval('#history-body tr', (rows) => rows.map((r) => r.dataset.runId));
+      assert.deepEqual(listed, [...ids].reverse(), `${backend}: newest first, across pages`);
+      await page.selectOption('#history-status', 'FAILED');
+      await page.click('#history-show');
+      await page.waitForFunction(() => document.querySelectorAll('#history-body tr').length === 1);
+      assert.equal(await page.getAttribute('#history-body tr', 'data-run-id'), ids[0]);
+
+      await page.click(`#history-body tr[data-run-id="${ids[0]}"] a`);
+      await page.waitForFunction((id) => document.getElementById('report').dataset.loaded === id, ids[0]);
+      assert.equal(await text(page, '#report-status'), 'FAILED');
+      assert.match(await text(page, '#report-count'), /^3 readings from 2 sensors/);
+      assert.equal(await page.locator('#report-summary tr').count(), 2, 'one row per sensor and type');
+      assert.ok(await page.locator('#report-chart canvas').count() > 0, 'the chart is drawn from the API');
+      const permalink = await page.getAttribute('#report-permalink', 'href');
+      assert.equal(permalink, `#/${backend}/runs/${ids[0]}`);
+
+      const again = await context.newPage();
+      await again.route('**/config.json', (route) =>
+        route.fulfill({ json: { backends: { ecs: '', serverless: standIn.url }, grafanaUrl: null } }),
+      );
+      await again.goto(`${ecs.url}/${permalink}`);
+      await again.waitForFunction((id) => document.getElementById('report').dataset.loaded === id, ids[0]);
+      assert.equal(await again.getAttribute(`#backend-${backend}`, 'aria-checked'), 'true', 'the permalink selects its backend');
+      assert.equal(await again.locator('#report-id').innerText(), ids[0]);
+      await screenshot(again, `run-report-${backend}`);
+      assert.deepEqual(problems, []);
+      await context.close();
+    }
+  });
+
+  test('a run of mine is abandoned from the running list (FAILED)', T, async () => {
+    const r = await api(ecs.url, 'POST', '/api/runs/start', { user: 'walker', body: { sensorIds: ['s1'], duration: 600 } });
+    assert.equal(r.status, 201);
+    const { page, context } = await openPage({ serverless: standIn.url });
+    await page.fill('#username', 'walker');
+    await page.waitForSelector(`#running-body button[data-abandon="${r.body.id}"]`, { timeout: 10_000 });
+    await page.click(`#running-body button[data-abandon="${r.body.id}"]`);
+    await page.waitForFunction(() => /abandoned/.test(document.getElementById('message').textContent));
+    const run = (await api(ecs.url, 'GET', `/api/runs/${r.body.id}`)).body;
+    assert.deepEqual([run.status, run.errorMessage], ['FAILED', 'abandoned from the running list']);
+    await context.close();
+  });
+
   test('the compare view runs the same simulation on both backends at once and shows them side by side', T, async () => {
     const { page, context, problems } = await openPage({ serverless: standIn.url });
     assert.ok(await page.locator('#compare-local').isHidden(), 'not marked local: no local notice');
