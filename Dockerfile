@@ -17,7 +17,7 @@
 
 # --- web UI (web/: plain ES modules, `npm run build` copies them and vendors uPlot into dist/) ---
 # Platform-independent output: built on the build machine even for an arm64 image.
-FROM --platform=$BUILDPLATFORM node:20-bookworm-slim AS web
+FROM --platform=$BUILDPLATFORM node:24-bookworm-slim AS web
 
 WORKDIR /web
 COPY web/package.json web/package-lock.json ./

@@ -280,3 +280,17 @@ module "observability" {
   kms_key_arn                      = module.main_key.arn
   log_retention_days               = var.log_retention_days
 }
+
+# --- Alarms ------------------------------------------------------------------------------------
+
+module "alarms" {
+  source = "../../modules/alarms"
+
+  name                    = local.name
+  alarm_emails            = var.alarm_emails
+  alb_arn_suffix          = module.alb.arn_suffix
+  rds_instance_identifier = module.rds.identifier
+  ecs_cluster_name        = aws_ecs_cluster.this.name
+  ecs_service_name        = module.app.service_name
+  ecs_min_running_tasks   = var.app_min_tasks
+}

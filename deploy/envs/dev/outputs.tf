@@ -42,3 +42,8 @@ output "db_master_secret_arn" {
   description = "RDS-managed secret of the master user (rotated by RDS)."
   value       = module.rds.master_user_secret_arn
 }
+
+output "alarm_topic_arn" {
+  description = "SNS topic of the alarms: subscribe chat or paging endpoints to it."
+  value       = module.alarms.topic_arn
+}

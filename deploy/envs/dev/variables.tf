@@ -173,3 +173,9 @@ variable "grafana_admin_password_version" {
   type        = number
   default     = 1
 }
+
+variable "alarm_emails" {
+  description = "E-mail addresses notified by the alarms (each confirms its SNS subscription once)."
+  type        = list(string)
+  default     = []
+}

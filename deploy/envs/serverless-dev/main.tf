@@ -55,3 +55,13 @@ module "api" {
   kms_key_arn        = module.serverless_key.arn
   log_retention_days = var.log_retention_days
 }
+
+module "alarms" {
+  source = "../../modules/alarms"
+
+  name                 = local.name
+  alarm_emails         = var.alarm_emails
+  api_id               = module.api.api_id
+  lambda_function_name = module.api.function_name
+  dynamodb_table_names = [module.dynamodb.runs_table_name, module.dynamodb.readings_table_name]
+}

@@ -22,3 +22,13 @@ output "readings_table_name" {
   description = "READINGS_TABLE."
   value       = module.dynamodb.readings_table_name
 }
+
+output "alarm_topic_arn" {
+  description = "SNS topic of the alarms: subscribe chat or paging endpoints to it."
+  value       = module.alarms.topic_arn
+}
+
+output "dashboard_url" {
+  description = "The CloudWatch dashboard of this environment."
+  value       = "https://${local.region}.console.aws.amazon.com/cloudwatch/home?region=${local.region}#dashboards/dashboard/${aws_cloudwatch_dashboard.serverless.dashboard_name}"
+}

@@ -35,9 +35,9 @@ variable "lambda_memory_size" {
 }
 
 variable "reserved_concurrency" {
-  description = "Reserved (and maximum) concurrent executions of the function."
+  description = "Reserved (and maximum) concurrent executions of the function; null (the default) reserves none. A new account's concurrency quota is 10 and Lambda keeps 10 unreserved, so any reservation fails there: set it (e.g. 20) once the quota is raised."
   type        = number
-  default     = 20
+  default     = null
 }
 
 variable "runs_table_name" {
@@ -133,4 +133,10 @@ variable "log_retention_days" {
   description = "Retention of every CloudWatch log group."
   type        = number
   default     = 365
+}
+
+variable "alarm_emails" {
+  description = "E-mail addresses notified by the alarms (each confirms its SNS subscription once)."
+  type        = list(string)
+  default     = []
 }

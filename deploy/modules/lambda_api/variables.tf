@@ -37,9 +37,9 @@ variable "timeout_seconds" {
 }
 
 variable "reserved_concurrency" {
-  description = "Concurrent executions reserved (and capped) for the function: bounds cost and the DynamoDB write rate."
+  description = "Concurrent executions reserved (and capped) for the function: bounds cost and the DynamoDB write rate. null: none reserved (the account's unreserved pool; the API's throttling still bounds the rate)."
   type        = number
-  default     = 20
+  default     = null
 }
 
 variable "runs_table_name" {

@@ -32,3 +32,8 @@ output "resource_id" {
   description = "DbiResourceId, for rds-db:connect IAM policies."
   value       = aws_db_instance.this.resource_id
 }
+
+output "identifier" {
+  description = "Identifier of the instance (the DBInstanceIdentifier dimension of its metrics)."
+  value       = aws_db_instance.this.identifier
+}
