@@ -28,12 +28,39 @@ module "site_key" {
   ]
 }
 
+# CloudFront takes certificates from us-east-1 only.
+provider "aws" {
+  alias  = "us_east_1"
+  region = "us-east-1"
+
+  default_tags {
+    tags = {
+      Project     = var.project
+      Environment = var.environment
+      ManagedBy   = "terraform"
+      Repository  = "iot-playground"
+    }
+  }
+}
+
+# A certificate for domain_name when none is given (requested in us-east-1 and DNS-validated).
+module "certificate" {
+  source = "../../modules/acm_certificate"
+  count  = var.domain_name != null && var.acm_certificate_arn == null ? 1 : 0
+  providers = {
+    aws = aws.us_east_1
+  }
+
+  domain_name     = var.domain_name
+  route53_zone_id = var.route53_zone_id
+}
+
 module "cdn" {
   source = "../../modules/cdn"
 
   name                = local.name
   domain_name         = var.domain_name
-  acm_certificate_arn = var.acm_certificate_arn
+  acm_certificate_arn = var.domain_name == null ? null : coalesce(var.acm_certificate_arn, try(module.certificate[0].arn, null))
   route53_zone_id     = var.route53_zone_id
   ecs_api_url         = var.ecs_api_url
   serverless_api_url  = var.serverless_api_url

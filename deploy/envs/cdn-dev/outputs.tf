@@ -22,3 +22,8 @@ output "config" {
   description = "Content of config.json."
   value       = module.cdn.config
 }
+
+output "certificate_validation_records" {
+  description = "DNS records that validate the requested certificate (create them at the DNS provider when route53_zone_id is null); empty without a requested certificate."
+  value       = try(module.certificate[0].validation_records, [])
+}

@@ -17,17 +17,19 @@ variable "environment" {
 }
 
 variable "domain_name" {
-  description = "Domain of the UI (e.g. iot.example.com)."
+  description = "Domain of the UI (e.g. iot.example.com). null: the distribution's own https://<id>.cloudfront.net (output url)."
   type        = string
+  default     = null
 }
 
 variable "acm_certificate_arn" {
-  description = "ACM certificate of domain_name in us-east-1."
+  description = "An existing ACM certificate of domain_name in us-east-1. null with a domain_name: one is requested in us-east-1 and DNS-validated (modules/acm_certificate)."
   type        = string
+  default     = null
 }
 
 variable "route53_zone_id" {
-  description = "Hosted zone of domain_name (null: manage DNS elsewhere)."
+  description = "Hosted zone of domain_name: alias and certificate validation records are created there (null: manage DNS elsewhere, see the certificate_validation_records output)."
   type        = string
   default     = null
 }

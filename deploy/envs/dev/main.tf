@@ -11,9 +11,13 @@ locals {
   name             = "${var.project}-${var.environment}"
   namespace        = "${var.project}.internal"
   grafana_path     = "/grafana"
-  grafana_root_url = "https://${var.domain_name}${local.grafana_path}/"
+  grafana_root_url = "${local.base_url}${local.grafana_path}/"
   account_id       = data.aws_caller_identity.current.account_id
   region           = data.aws_region.current.region
+
+  # Without a domain the ALB serves plain HTTP on its own name (see modules/alb).
+  base_url        = var.domain_name == null ? "http://${module.alb.dns_name}" : "https://${var.domain_name}"
+  certificate_arn = var.domain_name == null ? null : coalesce(var.certificate_arn, try(module.certificate[0].arn, null))
 
   app_environment = merge(
     {
@@ -28,7 +32,7 @@ locals {
       MAX_RUNS_PER_USER      = tostring(var.max_runs_per_user)
       RUN_TIMEOUT_GRACE_SECS = tostring(var.run_timeout_grace_secs)
       CORS_ALLOWED_ORIGINS   = join(",", var.cors_allowed_origins)
-      GRAFANA_URL            = "https://${var.domain_name}${local.grafana_path}"
+      GRAFANA_URL            = "${local.base_url}${local.grafana_path}"
       SHUTDOWN_TIMEOUT_SECS  = "20"
       SHUTDOWN_DRAIN_SECS    = "30" # the target group's deregistration_delay
       IDENTITY_SOURCE        = var.oidc == null ? "header" : "alb-oidc"
@@ -160,13 +164,22 @@ module "rds" {
 
 # --- Load balancer -----------------------------------------------------------------------------
 
+# A certificate for domain_name when none is given (requested and DNS-validated).
+module "certificate" {
+  source = "../../modules/acm_certificate"
+  count  = var.domain_name != null && var.certificate_arn == null ? 1 : 0
+
+  domain_name     = var.domain_name
+  route53_zone_id = var.route53_zone_id
+}
+
 module "alb" {
   source = "../../modules/alb"
 
   name               = local.name
   vpc_id             = module.network.vpc_id
   public_subnet_ids  = module.network.public_subnet_ids
-  certificate_arn    = var.certificate_arn
+  certificate_arn    = local.certificate_arn
   oidc               = var.oidc == null ? null : { for k, v in var.oidc : k => v if k != "claim" }
   oidc_client_secret = var.oidc_client_secret
   enable_waf         = var.enable_waf
@@ -192,7 +205,7 @@ module "alb" {
 }
 
 resource "aws_route53_record" "api" {
-  count = var.route53_zone_id == null ? 0 : 1
+  count = var.route53_zone_id == null || var.domain_name == null ? 0 : 1
 
   zone_id = var.route53_zone_id
   name    = var.domain_name

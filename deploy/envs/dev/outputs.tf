@@ -1,6 +1,11 @@
 output "api_url" {
-  description = "Base URL of app-ecs (the UI's ECS URL)."
-  value       = "https://${var.domain_name}"
+  description = "Base URL of app-ecs (the UI's ECS URL): https://domain_name, or http://<ALB DNS name> without a domain."
+  value       = local.base_url
+}
+
+output "certificate_validation_records" {
+  description = "DNS records that validate the requested certificate (create them at the DNS provider when route53_zone_id is null); empty without a requested certificate."
+  value       = try(module.certificate[0].validation_records, [])
 }
 
 output "grafana_url" {
@@ -14,7 +19,7 @@ output "grafana_admin_secret_arn" {
 }
 
 output "alb_dns_name" {
-  description = "DNS name of the ALB (alias target of domain_name when route53_zone_id is null)."
+  description = "DNS name of the ALB (alias target of domain_name when route53_zone_id is null; the API URL without a domain)."
   value       = module.alb.dns_name
 }
 

@@ -17,17 +17,19 @@ variable "environment" {
 }
 
 variable "domain_name" {
-  description = "Public domain of the API and Grafana (e.g. api.iot.example.com); its certificate is certificate_arn."
+  description = "Public domain of the API and Grafana (e.g. api.iot.example.com). null: none, the ALB serves plain HTTP on its own DNS name (output api_url)."
   type        = string
+  default     = null
 }
 
 variable "certificate_arn" {
-  description = "ACM certificate of domain_name, in var.region."
+  description = "An existing ACM certificate of domain_name in var.region. null with a domain_name: one is requested and DNS-validated (modules/acm_certificate)."
   type        = string
+  default     = null
 }
 
 variable "route53_zone_id" {
-  description = "Hosted zone of domain_name for the ALB alias record (null: manage DNS elsewhere)."
+  description = "Hosted zone of domain_name: the ALB alias record and the certificate's validation records are created there (null: manage DNS elsewhere, see the certificate_validation_records output)."
   type        = string
   default     = null
 }

@@ -1,5 +1,6 @@
 # Public HTTPS entry point: ALB with TLS 1.2+ only, HTTP → HTTPS redirect, invalid headers
-# dropped, access logs in S3, /metrics blocked, optional OIDC authentication and WAF.
+# dropped, access logs in S3, /metrics blocked, optional OIDC authentication and WAF. Without a
+# certificate (no domain yet) it serves plain HTTP on its own DNS name instead.
 
 data "aws_caller_identity" "current" {}
 
@@ -86,6 +87,7 @@ resource "aws_vpc_security_group_egress_rule" "targets" {
 # --- Load balancer -----------------------------------------------------------------------------
 
 resource "aws_lb" "this" {
+  #checkov:skip=CKV2_AWS_20:HTTP redirects to HTTPS whenever a certificate is given; without one (no domain yet) HTTP is the only listener
   name                       = var.name
   load_balancer_type         = "application"
   internal                   = false
@@ -110,6 +112,7 @@ resource "aws_lb" "this" {
 }
 
 resource "aws_lb_target_group" "this" {
+  #checkov:skip=CKV_AWS_378:TLS ends at the ALB; the hop to the tasks stays inside the VPC's private subnets
   # TLS ends at the ALB; the hop to the tasks stays inside the VPC's private subnets.
   for_each = var.targets
 
@@ -137,18 +140,39 @@ resource "aws_lb_target_group" "this" {
   }
 }
 
+locals {
+  https = var.certificate_arn != null
+  # The listener that serves the targets and holds the path rules.
+  serving_listener_arn = local.https ? aws_lb_listener.https[0].arn : aws_lb_listener.http.arn
+}
+
 resource "aws_lb_listener" "http" {
+  #checkov:skip=CKV_AWS_2:with a certificate this listener only redirects to HTTPS; without one (no domain yet) plain HTTP is the only way to reach the ALB's own DNS name
+  #checkov:skip=CKV_AWS_103:see CKV_AWS_2: HTTPS with TLS 1.2+ is the other listener, created whenever a certificate is given
   load_balancer_arn = aws_lb.this.arn
   port              = 80
   protocol          = "HTTP"
 
-  default_action {
-    type = "redirect"
+  dynamic "default_action" {
+    for_each = local.https ? [1] : []
 
-    redirect {
-      port        = "443"
-      protocol    = "HTTPS"
-      status_code = "HTTP_301"
+    content {
+      type = "redirect"
+
+      redirect {
+        port        = "443"
+        protocol    = "HTTPS"
+        status_code = "HTTP_301"
+      }
+    }
+  }
+
+  dynamic "default_action" {
+    for_each = local.https ? [] : [1]
+
+    content {
+      type             = "forward"
+      target_group_arn = aws_lb_target_group.this[var.default_target].arn
     }
   }
 
@@ -156,6 +180,8 @@ resource "aws_lb_listener" "http" {
 }
 
 resource "aws_lb_listener" "https" {
+  count = local.https ? 1 : 0
+
   load_balancer_arn = aws_lb.this.arn
   port              = 443
   protocol          = "HTTPS"
@@ -194,7 +220,7 @@ resource "aws_lb_listener" "https" {
 resource "aws_lb_listener_rule" "blocked" {
   count = length(var.blocked_paths) > 0 ? 1 : 0
 
-  listener_arn = aws_lb_listener.https.arn
+  listener_arn = local.serving_listener_arn
   priority     = 1
 
   action {
@@ -219,7 +245,7 @@ resource "aws_lb_listener_rule" "blocked" {
 resource "aws_lb_listener_rule" "paths" {
   for_each = { for k, v in var.targets : k => v if k != var.default_target && length(v.path_patterns) > 0 }
 
-  listener_arn = aws_lb_listener.https.arn
+  listener_arn = local.serving_listener_arn
   priority     = each.value.priority
 
   action {

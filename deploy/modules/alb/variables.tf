@@ -14,8 +14,9 @@ variable "public_subnet_ids" {
 }
 
 variable "certificate_arn" {
-  description = "ACM certificate of the HTTPS listener (same region as the ALB)."
+  description = "ACM certificate of the HTTPS listener (same region as the ALB). null: no HTTPS listener, the HTTP listener serves the targets (a trial without a domain; OIDC needs a certificate)."
   type        = string
+  default     = null
 }
 
 variable "ssl_policy" {
@@ -69,6 +70,11 @@ variable "oidc" {
     scope                  = optional(string, "openid profile")
   })
   default = null
+
+  validation {
+    condition     = var.oidc == null || var.certificate_arn != null
+    error_message = "OIDC authentication needs HTTPS: give certificate_arn (a domain) too."
+  }
 }
 
 variable "oidc_client_secret" {

@@ -275,10 +275,11 @@ resource "aws_cloudfront_response_headers_policy" "security" {
 resource "aws_cloudfront_distribution" "this" {
   #checkov:skip=CKV_AWS_310:a single S3 origin serves static files; there is no second origin to fail over to
   #checkov:skip=CKV_AWS_374:the playground UI is public on purpose; no country is excluded
+  #checkov:skip=CKV_AWS_174:with a domain the viewer policy is TLSv1.2_2021; without one CloudFront's default *.cloudfront.net certificate only takes its own setting
   #checkov:skip=CKV2_AWS_47:a CloudFront web ACL must live in us-east-1, so it is the optional web_acl_id variable; the distribution serves static files only (no Log4j surface), the APIs have their own WAF/throttling
   enabled             = true
   comment             = "${var.name} web UI"
-  aliases             = [var.domain_name]
+  aliases             = var.domain_name == null ? [] : [var.domain_name]
   default_root_object = "index.html"
   is_ipv6_enabled     = true
   http_version        = "http2and3"
@@ -339,9 +340,10 @@ resource "aws_cloudfront_distribution" "this" {
   }
 
   viewer_certificate {
-    acm_certificate_arn      = var.acm_certificate_arn
-    ssl_support_method       = "sni-only"
-    minimum_protocol_version = "TLSv1.2_2021"
+    cloudfront_default_certificate = var.acm_certificate_arn == null
+    acm_certificate_arn            = var.acm_certificate_arn
+    ssl_support_method             = var.acm_certificate_arn == null ? null : "sni-only"
+    minimum_protocol_version       = var.acm_certificate_arn == null ? "TLSv1" : "TLSv1.2_2021"
   }
 
   logging_config {
@@ -357,7 +359,7 @@ resource "aws_cloudfront_distribution" "this" {
 }
 
 resource "aws_route53_record" "alias" {
-  for_each = var.route53_zone_id == null ? toset([]) : toset(["A", "AAAA"])
+  for_each = var.route53_zone_id == null || var.domain_name == null ? toset([]) : toset(["A", "AAAA"])
 
   zone_id = var.route53_zone_id
   name    = var.domain_name

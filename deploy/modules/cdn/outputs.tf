@@ -1,6 +1,6 @@
 output "url" {
   description = "URL of the UI."
-  value       = "https://${var.domain_name}"
+  value       = "https://${coalesce(var.domain_name, aws_cloudfront_distribution.this.domain_name)}"
 }
 
 output "bucket" {

@@ -4,17 +4,24 @@ variable "name" {
 }
 
 variable "domain_name" {
-  description = "Domain of the UI (e.g. iot.example.com), an alias of the distribution."
+  description = "Domain of the UI (e.g. iot.example.com), an alias of the distribution. null: the distribution's own *.cloudfront.net name."
   type        = string
+  default     = null
 }
 
 variable "acm_certificate_arn" {
-  description = "ACM certificate of domain_name, issued in us-east-1 (CloudFront's region)."
+  description = "ACM certificate of domain_name, issued in us-east-1 (CloudFront's region); required with domain_name."
   type        = string
+  default     = null
 
   validation {
-    condition     = can(regex("^arn:aws:acm:us-east-1:", var.acm_certificate_arn))
+    condition     = var.acm_certificate_arn == null || can(regex("^arn:aws:acm:us-east-1:", var.acm_certificate_arn))
     error_message = "CloudFront only uses ACM certificates from us-east-1."
+  }
+
+  validation {
+    condition     = (var.acm_certificate_arn == null) == (var.domain_name == null)
+    error_message = "Give domain_name and acm_certificate_arn together, or neither."
   }
 }
 
