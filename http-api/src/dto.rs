@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 
 /// Body of `POST /api/runs/start`.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"sensorIds": ["s1", "s2"], "duration": 60, "interval": 0.5}))]
 #[serde(rename_all = "camelCase")]
 pub struct StartRunBody {
     /// 1 to 100 unique ids matching `^[A-Za-z0-9._:-]{1,64}$`.
@@ -19,6 +20,7 @@ pub struct StartRunBody {
 
 /// Body of `POST /api/runs/{id}/finish` (may be empty: SUCCESS).
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(example = json!({"status": "FAILED", "errorMessage": "sensor s2 went offline"}))]
 #[serde(rename_all = "camelCase")]
 pub struct FinishRunBody {
     /// `SUCCESS` (default) or `FAILED`.
@@ -31,6 +33,7 @@ pub struct FinishRunBody {
 
 /// One reading as a client sends it.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"sensorId": "s1", "type": "temperature", "reading": 21.5, "timestamp": "2026-11-25T10:00:05Z"}))]
 #[serde(rename_all = "camelCase")]
 pub struct ReadingBody {
     /// One of the run's sensors.
@@ -46,6 +49,9 @@ pub struct ReadingBody {
 
 /// Body of `POST /api/runs/{id}/readings`.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"readings": [
+    {"sensorId": "s1", "type": "temperature", "reading": 21.5, "timestamp": "2026-11-25T10:00:05Z"},
+    {"sensorId": "s2", "type": "humidity", "reading": 40.2, "timestamp": "2026-11-25T10:00:05Z"}]}))]
 pub struct BatchBody {
     /// 1 to 1000 readings.
     pub readings: Vec<ReadingBody>,
@@ -67,6 +73,12 @@ pub struct RunParams {
 
 /// A run.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"id": "0f8e3b4a-6f0c-4a53-9d3f-2b7e1c9a5d10", "runId": "0f8e3b4a-6f0c-4a53-9d3f-2b7e1c9a5d10",
+    "username": "alice", "status": "RUNNING", "startedAt": "2026-11-25T10:00:00.000000Z",
+    "finishedAt": null, "duration": 60, "interval": 0.5, "sensorIds": ["s1", "s2"],
+    "errorMessage": null, "grafanaUrl": null,
+    "params": {"runId": "0f8e3b4a-6f0c-4a53-9d3f-2b7e1c9a5d10", "sensorIds": ["s1", "s2"],
+        "duration": 60, "interval": 0.5}}))]
 #[serde(rename_all = "camelCase")]
 pub struct RunJson {
     /// UUID.
@@ -123,6 +135,12 @@ impl From<Run> for RunJson {
 
 /// A page of runs.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"items": [{"id": "0f8e3b4a-6f0c-4a53-9d3f-2b7e1c9a5d10", "runId": "0f8e3b4a-6f0c-4a53-9d3f-2b7e1c9a5d10",
+    "username": "alice", "status": "RUNNING", "startedAt": "2026-11-25T10:00:00.000000Z",
+    "finishedAt": null, "duration": 60, "interval": 0.5, "sensorIds": ["s1", "s2"],
+    "errorMessage": null, "grafanaUrl": null,
+    "params": {"runId": "0f8e3b4a-6f0c-4a53-9d3f-2b7e1c9a5d10", "sensorIds": ["s1", "s2"],
+        "duration": 60, "interval": 0.5}}], "nextCursor": "722f31373634303634383030303030303030302f30663865"}))]
 #[serde(rename_all = "camelCase")]
 pub struct RunPage {
     /// Newest first.
@@ -134,6 +152,8 @@ pub struct RunPage {
 
 /// A stored reading.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"runId": "0f8e3b4a-6f0c-4a53-9d3f-2b7e1c9a5d10", "sensorId": "s1", "type": "temperature",
+    "reading": 21.5, "timestamp": "2026-11-25T10:00:05.000000Z", "user": "alice"}))]
 #[serde(rename_all = "camelCase")]
 pub struct ReadingJson {
     /// Run.
@@ -166,6 +186,8 @@ impl From<SensorReading> for ReadingJson {
 
 /// A page of readings.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"items": [{"runId": "0f8e3b4a-6f0c-4a53-9d3f-2b7e1c9a5d10", "sensorId": "s1", "type": "temperature",
+    "reading": 21.5, "timestamp": "2026-11-25T10:00:05.000000Z", "user": "alice"}], "nextCursor": "722f31373634303634383030"}))]
 #[serde(rename_all = "camelCase")]
 pub struct ReadingPage {
     /// Ascending by timestamp, sensorId, type.
@@ -177,6 +199,8 @@ pub struct ReadingPage {
 
 /// The compatibility listing of readings.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"items": [{"runId": "0f8e3b4a-6f0c-4a53-9d3f-2b7e1c9a5d10", "sensorId": "s1", "type": "temperature",
+    "reading": 21.5, "timestamp": "2026-11-25T10:00:05.000000Z", "user": "alice"}], "count": 1}))]
 pub struct ReadingList {
     /// Newest first.
     pub items: Vec<ReadingJson>,
@@ -186,6 +210,7 @@ pub struct ReadingList {
 
 /// Result of a batch.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"accepted": 2, "duplicates": 0}))]
 pub struct BatchJson {
     /// Readings newly stored.
     pub accepted: u32,
@@ -204,6 +229,7 @@ impl From<BatchOutcome> for BatchJson {
 
 /// Capacity, as the frontend's widget reads it.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"canStart": true, "currentRunning": 3, "maxAllowed": 5, "available": 2, "userRunning": 1, "userMaxAllowed": 5}))]
 #[serde(rename_all = "camelCase")]
 pub struct CanStartJson {
     /// Whether a start would be admitted now (for this user when `X-User` is sent).
@@ -237,6 +263,7 @@ impl From<Capacity> for CanStartJson {
 
 /// Result of `interrupt-all`.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"interrupted": 2, "message": "2 runs interrupted"}))]
 pub struct InterruptJson {
     /// Runs canceled.
     pub interrupted: u32,
@@ -284,6 +311,9 @@ impl From<SensorSummary> for SummaryRow {
 
 /// Summary of a run.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"runId": "0f8e3b4a-6f0c-4a53-9d3f-2b7e1c9a5d10", "sensors": [
+    {"sensorId": "s1", "type": "temperature", "count": 12, "min": 19.5, "max": 22.1, "avg": 20.7,
+        "first": "2026-11-25T10:00:00.000000Z", "last": "2026-11-25T10:00:55.000000Z"}]}))]
 #[serde(rename_all = "camelCase")]
 pub struct SummaryJson {
     /// The run.
@@ -294,6 +324,7 @@ pub struct SummaryJson {
 
 /// Body of every error.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"error": "run_not_running", "message": "run 0f8e3b4a-6f0c-4a53-9d3f-2b7e1c9a5d10 is SUCCESS, not RUNNING"}))]
 pub struct ErrorJson {
     /// snake_case code, e.g. `capacity_exhausted`.
     pub error: String,
@@ -303,6 +334,7 @@ pub struct ErrorJson {
 
 /// Health and readiness.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"status": "UP"}))]
 pub struct HealthJson {
     /// `UP` or `DOWN`.
     pub status: &'static str,
