@@ -8,11 +8,13 @@ const UNIQUE_VIOLATION: &str = "23505";
 /// SQLSTATE of a foreign-key violation (a reading of a run that does not exist).
 const FOREIGN_KEY_VIOLATION: &str = "23503";
 
-/// Whether a SQLSTATE means "retry later": connection exceptions (class 08), insufficient
-/// resources (53, e.g. too many connections), operator intervention (57: statement timeout,
-/// shutdown, "cannot connect now"), serialization failures and deadlocks (40001, 40P01).
+/// Whether a SQLSTATE means "retry later": connection exceptions (class 08), invalid
+/// authorization (28: a rotated password, until the new one is read), insufficient resources (53,
+/// e.g. too many connections), operator intervention (57: statement timeout, shutdown, "cannot
+/// connect now"), serialization failures and deadlocks (40001, 40P01).
 fn transient(code: &str) -> bool {
     code.starts_with("08")
+        || code.starts_with("28")
         || code.starts_with("53")
         || code.starts_with("57")
         || code == "40001"

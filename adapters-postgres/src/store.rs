@@ -90,6 +90,22 @@ impl PgStore {
         Ok(Self { pool })
     }
 
+    /// Replaces the user and password of the connections the pool opens from now on; those
+    /// already open stay as they are (PostgreSQL checks credentials only when a connection
+    /// starts). For rotated secrets: RDS rotates its managed password while the service runs.
+    pub fn set_credentials(&self, username: &str, password: &str) {
+        let options = (*self.pool.connect_options())
+            .clone()
+            .username(username)
+            .password(password);
+        self.pool.set_connect_options(options);
+    }
+
+    /// The user new connections log in as.
+    pub fn username(&self) -> String {
+        self.pool.connect_options().get_username().to_string()
+    }
+
     /// A store on an existing pool (its options are the caller's).
     pub fn from_pool(pool: PgPool) -> Self {
         Self { pool }

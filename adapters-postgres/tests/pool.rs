@@ -111,3 +111,40 @@ async fn connections_carry_the_statement_timeout() {
     assert_eq!(shown, "1500ms");
     store.ping().await.expect("ping");
 }
+
+#[tokio::test]
+async fn new_credentials_take_effect_for_the_next_connections() {
+    let Ok(url) = std::env::var("TEST_DATABASE_URL") else {
+        assert!(
+            std::env::var_os("CI").is_none() && std::env::var_os("CI_SERVICES_REQUIRED").is_none(),
+            "TEST_DATABASE_URL is required in CI"
+        );
+        eprintln!("SKIPPED: TEST_DATABASE_URL is not set");
+        return;
+    };
+    // The password of TEST_DATABASE_URL, as a rotated secret would hold it, and a stale one.
+    let options: sqlx::postgres::PgConnectOptions = url.parse().unwrap();
+    let (user, password) = (
+        options.get_username().to_string(),
+        url.split_once("://")
+            .and_then(|(_, rest)| rest.split_once('@'))
+            .and_then(|(userinfo, _)| userinfo.split_once(':'))
+            .map(|(_, p)| p.to_string())
+            .expect("TEST_DATABASE_URL carries a password"),
+    );
+    let stale = url.replacen(&format!(":{password}@"), ":not-the-password@", 1);
+    let store = PgStore::connect(&stale, &quick()).await.unwrap();
+    let refused = store.ping().await;
+    assert!(
+        matches!(refused, Err(StoreError::Unavailable(_))),
+        "a stale password cannot connect: {refused:?}"
+    );
+
+    store.set_credentials(&user, &password);
+
+    store
+        .ping()
+        .await
+        .expect("the next connection uses the new password");
+    assert_eq!(store.username(), user);
+}

@@ -44,6 +44,18 @@ pub struct Config {
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
 
+    /// Secrets Manager secret (name or ARN) holding the database user and password as JSON
+    /// (`{"username", "password"}`, as RDS manages it). Read at start and every
+    /// `DATABASE_SECRET_REFRESH_SECS`, so that a rotated password reaches new connections
+    /// without a restart. Unset: the credentials of `DATABASE_URL`/`PGUSER`/`PGPASSWORD` only.
+    #[arg(long, env = "DATABASE_SECRET_ID")]
+    pub database_secret_id: Option<String>,
+
+    /// How often the database secret is read again, in seconds.
+    #[arg(long, env = "DATABASE_SECRET_REFRESH_SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub database_secret_refresh_secs: u64,
+
     /// Apply the embedded database migrations at start (PostgreSQL only).
     #[arg(long, env = "MIGRATE", default_value_t = true, action = ArgAction::Set,
           num_args = 0..=1, default_missing_value = "true")]

@@ -22,6 +22,7 @@
 
 mod api_page;
 mod config;
+pub mod db_secret;
 pub mod server;
 
 use std::future::{Future, pending};
@@ -126,6 +127,13 @@ pub async fn build_app(config: &Config) -> anyhow::Result<App> {
                 let pg = PgStore::connect(url, &options)
                     .await
                     .context("cannot configure the PostgreSQL store")?;
+                if let Some(secret_id) = &config.database_secret_id {
+                    // The task lives as long as the process; it holds only a pool handle.
+                    let source = db_secret::SecretCredentials::new(secret_id, None).await;
+                    let password = source.apply(&pg, None).await?;
+                    let every = Duration::from_secs(config.database_secret_refresh_secs);
+                    db_secret::spawn_refresher(source, pg.clone(), password, every);
+                }
                 if config.migrate {
                     pg.migrate().await.context("database migrations failed")?;
                 }

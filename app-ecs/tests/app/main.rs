@@ -3,6 +3,7 @@
 
 mod api_page;
 mod common;
+mod db_secret;
 mod limits;
 mod postgres;
 mod shutdown;

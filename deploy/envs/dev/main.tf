@@ -36,6 +36,10 @@ locals {
       SHUTDOWN_TIMEOUT_SECS  = "20"
       SHUTDOWN_DRAIN_SECS    = "30" # the target group's deregistration_delay
       IDENTITY_SOURCE        = var.oidc == null ? "header" : "alb-oidc"
+
+      # Re-read every minute: the weekly rotation of the RDS-managed password reaches new
+      # connections without a redeploy (PGUSER/PGPASSWORD below serve until the first read).
+      DATABASE_SECRET_ID = module.rds.master_user_secret_arn
     },
     var.oidc == null ? {} : { IDENTITY_CLAIM = var.oidc.claim },
     length(var.admin_users) == 0 ? {} : { ADMIN_USERS = join(",", var.admin_users) },
@@ -263,10 +267,30 @@ module "app" {
       cidr_ipv4 = "0.0.0.0/0"
     }
   }
-  # app-ecs calls no AWS API itself: its task role has no permissions.
-  task_role_policy_json = null
+  # app-ecs calls one AWS API itself: it reads the database secret (DATABASE_SECRET_ID).
+  task_role_policy_json = data.aws_iam_policy_document.app_task.json
   kms_key_arn           = module.main_key.arn
   log_retention_days    = var.log_retention_days
+}
+
+data "aws_iam_policy_document" "app_task" {
+  statement {
+    sid       = "ReadTheDatabaseSecret"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [module.rds.master_user_secret_arn]
+  }
+
+  statement {
+    sid       = "DecryptTheDatabaseSecret"
+    actions   = ["kms:Decrypt"]
+    resources = [module.main_key.arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["secretsmanager.${local.region}.amazonaws.com"]
+    }
+  }
 }
 
 # --- Prometheus and Grafana --------------------------------------------------------------------
