@@ -241,7 +241,7 @@ module "app" {
     PGUSER     = "${module.rds.master_user_secret_arn}:username::"
     PGPASSWORD = "${module.rds.master_user_secret_arn}:password::"
   }
-  secret_arns  = [module.rds.master_user_secret_arn]
+  secret_arns = [module.rds.master_user_secret_arn]
   # The image has no shell: the binary probes its own /health (also the image's HEALTHCHECK).
   container_health_check = ["CMD", "/app/app-ecs", "--health-check"]
   # Above SHUTDOWN_DRAIN_SECS + SHUTDOWN_TIMEOUT_SECS.

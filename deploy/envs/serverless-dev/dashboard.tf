@@ -37,9 +37,17 @@ locals {
     local.sensor_widgets,
     [
       {
-        type = "metric", x = 0, y = 7, width = 12, height = 6
+        type   = "metric"
+        x      = 0
+        y      = 7
+        width  = 12
+        height = 6
         properties = {
-          title = "Readings ingested and runs", region = local.region, view = "timeSeries", stat = "Sum", period = 60
+          title  = "Readings ingested and runs"
+          region = local.region
+          view   = "timeSeries"
+          stat   = "Sum"
+          period = 60
           metrics = [
             [{ expression = "SUM(SEARCH('Namespace=\"IoTPlayground/Sensors\" MetricName=\"DataIngested\"', 'Sum', 60))", id = "ingested", label = "readings ingested" }],
             ["IoTPlayground/Sensors", "RunsStarted", "FunctionName", local.function, { label = "runs started" }],
@@ -48,17 +56,33 @@ locals {
         }
       },
       {
-        type = "metric", x = 12, y = 7, width = 12, height = 6
+        type   = "metric"
+        x      = 12
+        y      = 7
+        width  = 12
+        height = 6
         properties = {
-          title = "Cold starts", region = local.region, view = "timeSeries", stat = "Sum", period = 60
+          title   = "Cold starts"
+          region  = local.region
+          view    = "timeSeries"
+          stat    = "Sum"
+          period  = 60
           metrics = [["IoTPlayground/Sensors", "ColdStart", "FunctionName", local.function]]
         }
       },
       { type = "text", x = 0, y = 13, width = 24, height = 1, properties = { markdown = "## Lambda, API Gateway, DynamoDB" } },
       {
-        type = "metric", x = 0, y = 14, width = 8, height = 6
+        type   = "metric"
+        x      = 0
+        y      = 14
+        width  = 8
+        height = 6
         properties = {
-          title = "Lambda invocations, errors, throttles", region = local.region, view = "timeSeries", stat = "Sum", period = 60
+          title  = "Lambda invocations, errors, throttles"
+          region = local.region
+          view   = "timeSeries"
+          stat   = "Sum"
+          period = 60
           metrics = [
             ["AWS/Lambda", "Invocations", "FunctionName", local.function],
             [".", "Errors", ".", "."],
@@ -67,9 +91,16 @@ locals {
         }
       },
       {
-        type = "metric", x = 8, y = 14, width = 8, height = 6
+        type   = "metric"
+        x      = 8
+        y      = 14
+        width  = 8
+        height = 6
         properties = {
-          title = "Lambda duration (p50, p99) and concurrency", region = local.region, view = "timeSeries", period = 60
+          title  = "Lambda duration (p50, p99) and concurrency"
+          region = local.region
+          view   = "timeSeries"
+          period = 60
           metrics = [
             ["AWS/Lambda", "Duration", "FunctionName", local.function, { stat = "p50" }],
             ["...", { stat = "p99" }],
@@ -78,9 +109,16 @@ locals {
         }
       },
       {
-        type = "metric", x = 16, y = 14, width = 8, height = 6
+        type   = "metric"
+        x      = 16
+        y      = 14
+        width  = 8
+        height = 6
         properties = {
-          title = "HTTP API requests, 4xx, 5xx, latency p99", region = local.region, view = "timeSeries", period = 60
+          title  = "HTTP API requests, 4xx, 5xx, latency p99"
+          region = local.region
+          view   = "timeSeries"
+          period = 60
           metrics = [
             ["AWS/ApiGateway", "Count", "ApiId", local.api_id, { stat = "Sum" }],
             [".", "4xx", ".", ".", { stat = "Sum" }],
@@ -90,9 +128,17 @@ locals {
         }
       },
       {
-        type = "metric", x = 0, y = 20, width = 12, height = 6
+        type   = "metric"
+        x      = 0
+        y      = 20
+        width  = 12
+        height = 6
         properties = {
-          title = "DynamoDB consumed capacity", region = local.region, view = "timeSeries", stat = "Sum", period = 60
+          title  = "DynamoDB consumed capacity"
+          region = local.region
+          view   = "timeSeries"
+          stat   = "Sum"
+          period = 60
           metrics = flatten([for t in local.tables : [
             ["AWS/DynamoDB", "ConsumedReadCapacityUnits", "TableName", t],
             [".", "ConsumedWriteCapacityUnits", ".", "."],
@@ -100,9 +146,17 @@ locals {
         }
       },
       {
-        type = "metric", x = 12, y = 20, width = 12, height = 6
+        type   = "metric"
+        x      = 12
+        y      = 20
+        width  = 12
+        height = 6
         properties = {
-          title = "DynamoDB throttle events", region = local.region, view = "timeSeries", stat = "Sum", period = 60
+          title  = "DynamoDB throttle events"
+          region = local.region
+          view   = "timeSeries"
+          stat   = "Sum"
+          period = 60
           metrics = flatten([for t in local.tables : [
             ["AWS/DynamoDB", "ReadThrottleEvents", "TableName", t],
             [".", "WriteThrottleEvents", ".", "."],
@@ -110,7 +164,11 @@ locals {
         }
       },
       {
-        type = "alarm", x = 0, y = 26, width = 24, height = 3
+        type       = "alarm"
+        x          = 0
+        y          = 26
+        width      = 24
+        height     = 3
         properties = { title = "Alarms", alarms = module.alarms.alarm_arns }
       },
     ],

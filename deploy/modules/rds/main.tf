@@ -122,13 +122,13 @@ resource "aws_db_instance" "this" {
   # Multi-AZ doubles the instance cost: off in dev, set multi_az = true in production.
   multi_az = var.multi_az
 
-  backup_retention_period  = var.backup_retention_days
-  backup_window            = "02:00-03:00"
-  maintenance_window       = "sun:03:30-sun:04:30"
-  copy_tags_to_snapshot    = true
-  delete_automated_backups = false
-  deletion_protection      = var.deletion_protection
-  skip_final_snapshot      = false
+  backup_retention_period   = var.backup_retention_days
+  backup_window             = "02:00-03:00"
+  maintenance_window        = "sun:03:30-sun:04:30"
+  copy_tags_to_snapshot     = true
+  delete_automated_backups  = false
+  deletion_protection       = var.deletion_protection
+  skip_final_snapshot       = false
   final_snapshot_identifier = "${var.name}-final"
 
   auto_minor_version_upgrade  = true
