@@ -125,6 +125,7 @@ function renderToggle() {
   for (const { key } of BACKENDS) {
     const button = $(`backend-${key}`);
     button.setAttribute('aria-checked', String(key === state.backend));
+    button.tabIndex = key === state.backend ? 0 : -1; // one tab stop; arrow keys move within
     button.disabled = !state.clients[key];
     button.title = state.clients[key]
       ? `${state.clients[key].base}${state.sim?.active ? ' (the current run stays on its own backend)' : ''}`
@@ -172,7 +173,7 @@ function renderRunning() {
       { className: ours ? 'ours' : '', dataset: { runId: run.id } },
       el('td', { textContent: mine ? `${run.username} (you)` : run.username }),
       el('td', { textContent: String(run.sensorIds.length) }),
-      el('td', {}, el('progress', { max: 1, value: fraction }), ` ${Math.round(fraction * 100)} %`),
+      el('td', {}, el('progress', { max: 1, value: fraction, ariaLabel: `progress of run ${run.id.slice(0, 8)}` }), ` ${Math.round(fraction * 100)} %`),
       el('td', { textContent: remaining > 0 ? duration(remaining) : 'overdue' }),
       el('td', { textContent: new Date(run.startedAt).toLocaleTimeString() }),
       el('td', {}, el('a', { href: `#/${state.backend}/runs/${run.id}`, textContent: run.id.slice(0, 8), title: run.id })),
@@ -204,6 +205,7 @@ function renderRun() {
   $('run-progress').value = sim.total ? sim.sent / sim.total : 0;
   $('run-sent').textContent = `${sim.sent} / ${sim.total} readings (${sim.mode === 'batch' ? 'batch' : 'one POST each'})`;
   $('run-retries').textContent = String(sim.retries);
+  $('finish-again').hidden = !(sim.finishError && sim.phase === 'done' && run.status === 'RUNNING');
   $('run-remaining').textContent = run.status === 'RUNNING' ? duration(schedule(run).remaining) : 'finished';
   const error = $('run-error');
   error.hidden = !run.errorMessage;
@@ -677,6 +679,32 @@ async function main() {
 
   setUpCompare(config);
   setUpHistory();
+  // The toggle is a radio group: arrow keys select the other backend and move the focus with it.
+  document.querySelector('.toggle').addEventListener('keydown', (event) => {
+    if (!['ArrowLeft', 'ArrowRight', 'ArrowUp', 'ArrowDown'].includes(event.key)) return;
+    event.preventDefault();
+    const keys = BACKENDS.map(({ key }) => key).filter((key) => state.clients[key]);
+    const step = event.key === 'ArrowLeft' || event.key === 'ArrowUp' ? -1 : 1;
+    const next = keys[(keys.indexOf(state.backend) + step + keys.length) % keys.length];
+    selectBackend(next);
+    $(`backend-${next}`).focus();
+  });
+  // Leaving while a run is sending: ask first (closing anyway still finishes it FAILED).
+  window.addEventListener('beforeunload', (event) => {
+    if (state.sim?.phase === 'running') {
+      event.preventDefault();
+      event.returnValue = '';
+    }
+  });
+  $('finish-again').addEventListener('click', async () => {
+    const sim = state.sim;
+    if (!sim?.finishError) return;
+    $('finish-again').disabled = true;
+    sim.finishError = null;
+    await sim.finish(sim.lastOutcome ?? { status: 'SUCCESS' });
+    $('finish-again').disabled = false;
+    reportOutcome(sim);
+  });
   $('running-body').addEventListener('click', async (event) => {
     const id = event.target?.dataset?.abandon;
     if (!id) return;

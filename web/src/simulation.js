@@ -107,6 +107,7 @@ export class Simulation extends EventTarget {
    */
   finishOnUnload() {
     if (this.phase !== 'running' || !this.run) return;
+    this.closing = true; // the loop's own abort must not finish the run with another message
     this.controller.abort();
     this.api
       .finishRun(this.user, this.run.id, { status: 'FAILED', errorMessage: 'the page was closed during the run' }, { keepalive: true })
@@ -130,7 +131,9 @@ export class Simulation extends EventTarget {
       await this.loop();
       outcome = { status: 'SUCCESS' };
     } catch (e) {
-      if (this.abandoned) {
+      if (this.closing) {
+        // The page is closing: its keepalive finish says why ("the page was closed during the run").
+      } else if (this.abandoned) {
         outcome = { status: 'FAILED', errorMessage: 'abandoned by the user' };
       } else if (e instanceof ApiError && e.code === 'run_not_running') {
         this.error = e; // ended elsewhere (timeout, interrupt-all): nothing to finish
@@ -148,6 +151,7 @@ export class Simulation extends EventTarget {
   }
 
   async finish(outcome) {
+    this.lastOutcome = outcome; // what "finish again" sends
     try {
       const { data } = await this.withRetry(() => this.api.finishRun(this.user, this.run.id, outcome));
       this.run = data;

@@ -480,6 +480,48 @@ describe('web UI in Chromium', () => {
     await context.close();
   });
 
+  test('page fixes: keyboard toggle, accessible names, finish again after a failed finish, a leave-page confirmation', T, async () => {
+    const { page, context } = await openPage({ serverless: standIn.url });
+    await page.focus('#backend-ecs');
+    await page.keyboard.press('ArrowRight');
+    assert.equal(await page.getAttribute('#backend-serverless', 'aria-checked'), 'true');
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'backend-serverless');
+    await page.keyboard.press('ArrowLeft');
+    assert.equal(await page.getAttribute('#backend-ecs', 'aria-checked'), 'true');
+    assert.equal(await page.getAttribute('#backend-serverless', 'tabindex'), '-1', 'one tab stop for the group');
+    assert.equal(await page.getAttribute('#run-progress', 'aria-label'), 'readings sent');
+    assert.match(await page.getAttribute('#chart', 'aria-label'), /readings/);
+
+    let failFinish = true;
+    await page.route('**/api/runs/*/finish', (route) =>
+      failFinish
+        ? route.fulfill({ status: 400, json: { error: 'bad_request', message: 'refused by a proxy on the way' } })
+        : route.continue(),
+    );
+    await fillForm(page, { user: 'finisher', sensors: 1, readings: 2, interval: 200 });
+    await page.click('#start');
+    await page.waitForSelector('#finish-again:not([hidden])', { timeout: 60_000 });
+    const runId = await currentRunId(page);
+    assert.equal((await api(ecs.url, 'GET', `/api/runs/${runId}`)).body.status, 'RUNNING');
+    failFinish = false;
+    await page.click('#finish-again');
+    await waitForStatus(page, 'SUCCESS');
+    assert.ok(await page.locator('#finish-again').isHidden());
+    assert.equal((await api(ecs.url, 'GET', `/api/runs/${runId}`)).body.status, 'SUCCESS');
+
+    await fillForm(page, { user: 'leaver', sensors: 1, readings: 100, interval: 1000 });
+    await page.click('#start');
+    await waitForStatus(page, 'RUNNING');
+    const leaving = await currentRunId(page);
+    const asked = new Promise((resolve) => page.on('dialog', (dialog) => { resolve(dialog.type()); dialog.accept(); }));
+    await page.close({ runBeforeUnload: true });
+    assert.equal(await asked, 'beforeunload');
+    for (let i = 0; i < 50 && (await api(ecs.url, 'GET', `/api/runs/${leaving}`)).body.status === 'RUNNING'; i += 1) await sleep(200);
+    const left = (await api(ecs.url, 'GET', `/api/runs/${leaving}`)).body;
+    assert.deepEqual([left.status, left.errorMessage], ['FAILED', 'the page was closed during the run']);
+    await context.close();
+  });
+
   test('the compare view runs the same simulation on both backends at once and shows them side by side', T, async () => {
     const { page, context, problems } = await openPage({ serverless: standIn.url });
     assert.ok(await page.locator('#compare-local').isHidden(), 'not marked local: no local notice');
