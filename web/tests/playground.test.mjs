@@ -522,6 +522,25 @@ describe('web UI in Chromium', () => {
     await context.close();
   });
 
+  test('on a phone (390×844) the page does not scroll sideways and the selects are full width', T, async () => {
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+    const page = await context.newPage();
+    await page.goto(`${ecs.url}/`);
+    await page.waitForSelector('body[data-ready="true"]');
+    const { scroll, client } = await page.evaluate(() => ({
+      scroll: document.documentElement.scrollWidth,
+      client: document.documentElement.clientWidth,
+    }));
+    assert.ok(scroll <= client, `scrollWidth ${scroll} > ${client}`);
+    const [select, card] = await Promise.all([
+      page.locator('#mode').boundingBox(),
+      page.locator('#form').boundingBox(),
+    ]);
+    assert.ok(select.width >= card.width - 2, `select ${select.width} of ${card.width}`);
+    await screenshot(page, 'phone');
+    await context.close();
+  });
+
   test('the compare view runs the same simulation on both backends at once and shows them side by side', T, async () => {
     const { page, context, problems } = await openPage({ serverless: standIn.url });
     assert.ok(await page.locator('#compare-local').isHidden(), 'not marked local: no local notice');
