@@ -70,8 +70,16 @@ export class ReadingsFeed {
   }
 }
 
-function color(i) {
-  return `hsl(${Math.round((i * 137.508) % 360)} 65% 42%)`;
+// Twenty colours that stay apart from each other (the Tableau 20 palette); past twenty sensors,
+// hues spaced by the golden angle.
+const PALETTE = [
+  '#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf',
+  '#aec7e8', '#ffbb78', '#98df8a', '#ff9896', '#c5b0d5', '#c49c94', '#f7b6d2', '#c7c7c7', '#dbdb8d', '#9edae5',
+];
+
+/** The line colour of the i-th sensor: distinct for the first twenty. */
+export function sensorColor(i) {
+  return PALETTE[i] ?? `hsl(${Math.round((i * 137.508) % 360)} 65% 42%)`;
 }
 
 export class LiveChart {
@@ -118,7 +126,7 @@ export class LiveChart {
         cursor: { drag: { x: false, y: false } },
         series: [
           { label: 'time' },
-          ...sensorIds.map((id, i) => ({ label: id, stroke: color(i), width: 1.5, spanGaps: true, points: { size: 4 } })),
+          ...sensorIds.map((id, i) => ({ label: id, stroke: sensorColor(i), width: 1.5, spanGaps: true, points: { size: 4 } })),
         ],
         axes: [{}, { label: `${kind} (${UNITS[kind] ?? ''})`, size: 60 }],
       },

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ApiClient } from '../src/api.js';
-import { ReadingsFeed } from '../src/chart.js';
+import { ReadingsFeed, sensorColor } from '../src/chart.js';
 import { resolveBase } from '../src/config.js';
 import { ApiError, describeError } from '../src/errors.js';
 import { LatencyBook, percentile } from '../src/latency.js';
@@ -334,4 +334,10 @@ describe('starting a run', () => {
     assert.equal(keys.length, 2);
     assert.notEqual(keys[0], keys[1]);
   });
+});
+
+test('the chart gives up to 20 sensors 20 different colours', () => {
+  const colours = Array.from({ length: 20 }, (_, i) => sensorColor(i));
+  assert.equal(new Set(colours).size, 20);
+  assert.ok(sensorColor(20) && !colours.includes(sensorColor(20)));
 });
