@@ -77,6 +77,21 @@ const PALETTE = [
   '#aec7e8', '#ffbb78', '#98df8a', '#ff9896', '#c5b0d5', '#c49c94', '#f7b6d2', '#c7c7c7', '#dbdb8d', '#9edae5',
 ];
 
+const pad2 = (n) => String(n).padStart(2, '0');
+
+/**
+ * Labels of the time axis (ticks in seconds): a short run gets clock times down to the second
+ * (and tenths when ticks are closer than a second), never the bare ":05" of a default time axis.
+ */
+export function timeLabels(splits) {
+  const step = splits.length > 1 ? Math.abs(splits[1] - splits[0]) : 1;
+  return splits.map((t) => {
+    const d = new Date(t * 1000);
+    const hms = `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+    return step < 1 ? `${hms}.${Math.floor(d.getMilliseconds() / 100)}` : hms;
+  });
+}
+
 /** The line colour of the i-th sensor: distinct for the first twenty. */
 export function sensorColor(i) {
   return PALETTE[i] ?? `hsl(${Math.round((i * 137.508) % 360)} 65% 42%)`;
@@ -128,7 +143,7 @@ export class LiveChart {
           { label: 'time' },
           ...sensorIds.map((id, i) => ({ label: id, stroke: sensorColor(i), width: 1.5, spanGaps: true, points: { size: 4 } })),
         ],
-        axes: [{}, { label: `${kind} (${UNITS[kind] ?? ''})`, size: 60 }],
+        axes: [{ values: (_, splits) => timeLabels(splits) }, { label: `${kind} (${UNITS[kind] ?? ''})`, size: 60 }],
       },
       data,
       this.container,

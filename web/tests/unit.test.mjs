@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ApiClient } from '../src/api.js';
-import { ReadingsFeed, sensorColor } from '../src/chart.js';
+import { ReadingsFeed, sensorColor, timeLabels } from '../src/chart.js';
 import { resolveBase } from '../src/config.js';
 import { ApiError, describeError } from '../src/errors.js';
 import { LatencyBook, percentile } from '../src/latency.js';
@@ -340,4 +340,10 @@ test('the chart gives up to 20 sensors 20 different colours', () => {
   const colours = Array.from({ length: 20 }, (_, i) => sensorColor(i));
   assert.equal(new Set(colours).size, 20);
   assert.ok(sensorColor(20) && !colours.includes(sensorColor(20)));
+});
+
+test('the time axis of a short run reads as clock times, to the tenth when ticks are closer than a second', () => {
+  const t0 = new Date(2026, 10, 30, 14, 5, 7).getTime() / 1000;
+  assert.deepEqual(timeLabels([t0, t0 + 5, t0 + 10]), ['14:05:07', '14:05:12', '14:05:17']);
+  assert.deepEqual(timeLabels([t0, t0 + 0.2]), ['14:05:07.0', '14:05:07.2']);
 });
