@@ -249,7 +249,9 @@ function renderFieldErrors(errors) {
 
 function renderButtons() {
   const busy = !!state.sim?.active;
-  $('start').disabled = busy || !current();
+  const full = state.capacity?.canStart === false;
+  $('start').disabled = busy || !current() || full;
+  $('start').title = full && !busy ? 'Capacity is full: Start is enabled again when a run ends' : '';
   $('abandon').disabled = !(state.sim?.phase === 'running');
 }
 

@@ -264,6 +264,13 @@ describe('web UI in Chromium', () => {
       assert.match(row[2], /\d+ %/);
       assert.match(row[3], /^(\d+ s|1 min 0 s)$/);
 
+      await page.waitForFunction(() => document.getElementById('start').disabled);
+      assert.match(await page.getAttribute('#start', 'title'), /Capacity is full/);
+      // A stale view of capacity (the last poll still saw room): the 429 explains itself.
+      await page.route('**/api/runs/can-start*', (route) =>
+        route.fulfill({ json: { canStart: true, currentRunning: 1, maxAllowed: 2, available: 1 } }),
+      );
+      await page.waitForFunction(() => !document.getElementById('start').disabled, null, { timeout: 10_000 });
       await fillForm(page, { user: 'dave' });
       await page.click('#start');
       await page.waitForSelector('#message:not([hidden])');
