@@ -32,6 +32,7 @@ pub mod extract;
 pub mod guards;
 pub mod handlers;
 pub mod identity;
+mod openapi;
 pub mod server_timing;
 #[cfg(feature = "cli")]
 pub mod settings;
@@ -170,6 +171,7 @@ pub fn router(state: AppState, config: &HttpConfig) -> Router {
 /// `#[utoipa::path]`: they get the same middleware and appear in `/api/openapi.json`.
 pub fn router_with(state: AppState, config: &HttpConfig, extra: OpenApiRouter<AppState>) -> Router {
     let (routes, doc) = api_routes().merge(extra).split_for_parts();
+    let doc = openapi::refine(doc);
     let routes = match &config.web_dir {
         // Files first; a path that is no file gets the same JSON 404 as without a UI.
         Some(dir) => routes.fallback_service(

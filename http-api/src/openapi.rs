@@ -1,0 +1,286 @@
+//! Makes the generated OpenAPI document as precise as the API's own checks, so that clients and
+//! fuzzers are told exactly what is valid: formats, ranges, enums and patterns on parameters and
+//! bodies, every status an operation can answer, and `X-User` as an `apiKey` security scheme.
+//!
+//! The handlers' annotations give the shape; the rules that every route shares (identity, run
+//! ids, limits, the statuses the middleware adds) are applied here once, from the same constants
+//! the checks use, instead of being repeated on every handler.
+
+use serde_json::{Map, Value, json};
+use utoipa::openapi::OpenApi;
+
+/// A run id as the API accepts it (canonical UUID).
+const RUN_ID: &str = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$";
+/// A sensor id.
+const SENSOR_ID: &str = "^[A-Za-z0-9._:-]{1,64}$";
+/// A user name.
+const USER: &str = "^[A-Za-z0-9._-]{3,20}$";
+/// An RFC 3339 timestamp with at most six fractional digits.
+const TIMESTAMP: &str = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})$";
+/// Reading types and the range of each one's values.
+const READING_TYPES: [(&str, f64, f64); 3] = [
+    ("humidity", 0.0, 100.0),
+    ("pressure", 0.0, 2000.0),
+    ("temperature", -273.15, 1000.0),
+];
+const RUN_STATUSES: [&str; 5] = ["RUNNING", "SUCCESS", "FAILED", "CANCELED", "TIMEOUT"];
+
+/// The refined document. Falls back to `doc` unchanged if the refinement cannot be read back
+/// (it always can: only schema keywords are added).
+pub(crate) fn refine(doc: OpenApi) -> OpenApi {
+    let Ok(mut value) = serde_json::to_value(&doc) else {
+        return doc;
+    };
+    refine_value(&mut value);
+    serde_json::from_value(value).unwrap_or(doc)
+}
+
+fn refine_value(doc: &mut Value) {
+    if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
+        for (path, item) in paths.iter_mut() {
+            let Some(item) = item.as_object_mut() else {
+                continue;
+            };
+            for (method, op) in item.iter_mut() {
+                refine_operation(path, method, op);
+            }
+        }
+    }
+    let components = doc
+        .as_object_mut()
+        .map(|d| d.entry("components").or_insert_with(|| json!({})));
+    if let Some(components) = components.and_then(Value::as_object_mut) {
+        components.insert(
+            "securitySchemes".into(),
+            json!({ "user": {
+                "type": "apiKey", "in": "header", "name": "X-User",
+                "description": format!("the caller, {USER}")
+            }}),
+        );
+        if let Some(schemas) = components.get_mut("schemas").and_then(Value::as_object_mut) {
+            refine_schemas(schemas);
+        }
+    }
+}
+
+fn string(pattern: &str) -> Value {
+    json!({ "type": "string", "pattern": pattern })
+}
+
+fn error(description: &str) -> Value {
+    json!({ "description": description,
+            "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ErrorJson" } } } })
+}
+
+fn refine_operation(path: &str, method: &str, op: &mut Value) {
+    let Some(op) = op.as_object_mut() else {
+        return;
+    };
+    let api = path.starts_with("/api/runs") || path.ends_with("/sensors/data");
+    let mut user = None;
+    let mut has_input = op.contains_key("requestBody");
+    if let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) {
+        params.retain(|p| {
+            if p["name"] == "X-User" {
+                user = Some(p["required"] == true);
+                false
+            } else {
+                true
+            }
+        });
+        has_input |= !params.is_empty();
+        for p in params.iter_mut() {
+            refine_parameter(p);
+        }
+    }
+    if let Some(required) = user {
+        op.insert(
+            "security".into(),
+            if required {
+                json!([{ "user": [] }])
+            } else {
+                json!([{}, { "user": [] }])
+            },
+        );
+    }
+    let responses = op
+        .entry("responses")
+        .or_insert_with(|| json!({}))
+        .as_object_mut();
+    let Some(responses) = responses else {
+        return;
+    };
+    let mut add = |status: &str, description: &str| {
+        responses
+            .entry(status)
+            .or_insert_with(|| error(description));
+    };
+    add("408", "the request took longer than the request timeout");
+    add("500", "an internal error (quote X-Request-Id)");
+    if has_input || user.is_some() {
+        add("400", "a malformed parameter, header or body");
+    }
+    if user == Some(true) {
+        add("401", "no caller identity");
+    }
+    if method == "post" {
+        add("413", "the body is over its limit");
+        add("415", "the body is not sent as application/json");
+    }
+    if path.contains("{id}") || path.ends_with("/sensors/data") {
+        add("404", "no such run");
+    }
+    if api || path == "/ready" {
+        add("503", "the store is unavailable; retry after Retry-After");
+    }
+}
+
+fn refine_parameter(p: &mut Value) {
+    let name = p["name"].as_str().unwrap_or_default().to_owned();
+    let schema = match name.as_str() {
+        "id" | "runId" | "X-Run-Id" => {
+            Some(json!({ "type": "string", "format": "uuid", "pattern": RUN_ID }))
+        }
+        "limit" => Some(json!({ "type": "integer", "minimum": 1, "maximum": 1000 })),
+        "sensorId" => Some(string(SENSOR_ID)),
+        "user" => Some(string(USER)),
+        "type" => Some(json!({ "type": "string", "enum": READING_TYPES.map(|t| t.0) })),
+        "status" => Some(json!({ "type": "string", "enum": RUN_STATUSES })),
+        "from" | "to" => {
+            Some(json!({ "type": "string", "format": "date-time", "pattern": TIMESTAMP }))
+        }
+        "Idempotency-Key" => Some(string("^[A-Za-z0-9._:-]{1,255}$")),
+        _ => None,
+    };
+    if let Some(schema) = schema {
+        p["schema"] = schema;
+    }
+}
+
+fn refine_schemas(schemas: &mut Map<String, Value>) {
+    let set = |schemas: &mut Map<String, Value>, name: &str, field: &str, refined: Value| {
+        if let Some(Value::Object(property)) = schemas
+            .get_mut(name)
+            .and_then(|s| s.get_mut("properties"))
+            .and_then(|p| p.get_mut(field))
+            && let Value::Object(refined) = refined
+        {
+            property.extend(refined);
+        }
+    };
+    set(
+        schemas,
+        "StartRunBody",
+        "sensorIds",
+        json!({
+        "minItems": 1, "maxItems": 100, "uniqueItems": true, "items": string(SENSOR_ID) }),
+    );
+    set(
+        schemas,
+        "StartRunBody",
+        "duration",
+        json!({ "minimum": 1, "maximum": 86400 }),
+    );
+    set(
+        schemas,
+        "StartRunBody",
+        "interval",
+        json!({ "exclusiveMinimum": 0, "maximum": 3600 }),
+    );
+    set(
+        schemas,
+        "FinishRunBody",
+        "status",
+        json!({ "enum": ["SUCCESS", "FAILED", null] }),
+    );
+    for field in ["errorMessage", "message"] {
+        set(
+            schemas,
+            "FinishRunBody",
+            field,
+            json!({ "maxLength": 1000 }),
+        );
+    }
+    set(
+        schemas,
+        "BatchBody",
+        "readings",
+        json!({ "minItems": 1, "maxItems": 1000 }),
+    );
+    for name in ["RunJson", "RunParams", "ReadingJson", "SummaryJson"] {
+        for field in ["id", "runId"] {
+            set(
+                schemas,
+                name,
+                field,
+                json!({ "format": "uuid", "pattern": RUN_ID }),
+            );
+        }
+    }
+    set(
+        schemas,
+        "RunJson",
+        "status",
+        json!({ "enum": RUN_STATUSES }),
+    );
+    // A reading's range depends on its type: one variant per type.
+    if let Some(Value::Object(body)) = schemas.get_mut("ReadingBody") {
+        let variants: Vec<Value> = READING_TYPES
+            .iter()
+            .map(|(kind, min, max)| {
+                json!({
+                    "type": "object",
+                    "required": ["sensorId", "type", "reading"],
+                    "properties": {
+                        "sensorId": string(SENSOR_ID),
+                        "type": { "type": "string", "enum": [kind] },
+                        "reading": { "type": "number", "minimum": min, "maximum": max },
+                        "timestamp": { "type": ["string", "null"], "format": "date-time", "pattern": TIMESTAMP },
+                    }
+                })
+            })
+            .collect();
+        let description = body.get("description").cloned();
+        body.clear();
+        body.insert("oneOf".into(), Value::Array(variants));
+        if let Some(description) = description {
+            body.insert("description".into(), description);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn x_user_becomes_a_security_scheme_and_statuses_are_completed() {
+        let mut doc = json!({
+            "paths": { "/api/runs/{id}/finish": { "post": {
+                "parameters": [
+                    { "name": "id", "in": "path", "required": true, "schema": { "type": "string" } },
+                    { "name": "X-User", "in": "header", "required": true, "schema": { "type": "string" } }
+                ],
+                "requestBody": {},
+                "responses": { "200": { "description": "finished" } }
+            }}},
+            "components": { "schemas": {} }
+        });
+        refine_value(&mut doc);
+        let op = &doc["paths"]["/api/runs/{id}/finish"]["post"];
+        assert_eq!(op["security"], json!([{ "user": [] }]));
+        assert_eq!(op["parameters"].as_array().unwrap().len(), 1);
+        assert_eq!(op["parameters"][0]["schema"]["format"], "uuid");
+        let statuses: Vec<&String> = op["responses"].as_object().unwrap().keys().collect();
+        assert_eq!(
+            statuses,
+            [
+                "200", "400", "401", "404", "408", "413", "415", "500", "503"
+            ]
+        );
+        assert_eq!(
+            doc["components"]["securitySchemes"]["user"]["name"],
+            "X-User"
+        );
+    }
+}
