@@ -97,7 +97,7 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
 }
 
 /// [`build`], with the EMF lines written to `emf` (tests pass a
-/// [`SharedBuffer`](adapters_dynamo::emf::SharedBuffer) or [`std::io::sink`]).
+/// `test_support::emf::SharedBuffer` or [`std::io::sink`]).
 ///
 /// # Errors
 /// As [`build`].
