@@ -23,31 +23,16 @@ use iot_core::ports::{
     CapacityLimits, Clock, Finish, ReadingQuery, ReadingStore, RunQuery, RunStore, SystemClock,
 };
 use iot_core::{Username, model::Page};
+use test_support::{PATIENT, TableNames, dynamodb_endpoint, then_clean_up};
 
-fn emulator() -> Option<String> {
-    match std::env::var("TEST_DYNAMODB_ENDPOINT") {
-        Ok(v) if !v.is_empty() => Some(v),
-        _ => {
-            let required = ["CI", "CI_SERVICES_REQUIRED"]
-                .iter()
-                .any(|v| std::env::var(v).is_ok_and(|v| !v.is_empty() && v != "0" && v != "false"));
-            assert!(
-                !required,
-                "TEST_DYNAMODB_ENDPOINT is not set, and CI requires it"
-            );
-            eprintln!("skipping: TEST_DYNAMODB_ENDPOINT is not set");
-            None
-        }
-    }
-}
-
+/// Fresh table names on the emulator, and SDK timeouts no busy machine reaches.
 fn test_config(endpoint: &str) -> DynamoConfig {
-    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..12];
+    let tables = TableNames::unique("ad");
     DynamoConfig {
         endpoint: Some(endpoint.to_string()),
         region: Some("us-east-1".into()),
-        runs_table: format!("ad-runs-{suffix}"),
-        readings_table: format!("ad-readings-{suffix}"),
+        runs_table: tables.runs,
+        readings_table: tables.readings,
         operation_timeout: PATIENT,
         attempt_timeout: PATIENT / 2,
     }
@@ -62,11 +47,10 @@ where
     store.create_tables().await.expect("create tables");
     // Twice: creating existing tables is fine.
     store.create_tables().await.expect("create tables again");
-    let outcome = tokio::spawn(scenario(store.clone())).await;
-    store.delete_tables().await.expect("delete tables");
-    if let Err(e) = outcome {
-        std::panic::resume_unwind(e.into_panic());
-    }
+    then_clean_up(scenario(store.clone()), async {
+        store.delete_tables().await.expect("delete tables");
+    })
+    .await;
 }
 
 fn now() -> Timestamp {
@@ -151,10 +135,6 @@ impl Intercept for Recorder {
     }
 }
 
-/// Timeouts of tests that are not about timeouts: the emulator serves one request at a time, so
-/// on a busy machine a request can queue for seconds.
-const PATIENT: Duration = Duration::from_secs(60);
-
 /// A client of `endpoint` whose calls give up after `timeout` (each attempt after half of it).
 fn client(
     endpoint: &str,
@@ -197,7 +177,9 @@ fn reading(run: RunId, i: u32) -> SensorReading {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batches_respect_dynamodb_limits_and_write_each_reading_once() {
-    let Some(endpoint) = emulator() else { return };
+    let Some(endpoint) = dynamodb_endpoint() else {
+        return;
+    };
     let sizes = Arc::new(Sizes::default());
     let config = test_config(&endpoint);
     let store = DynamoStore::new(
@@ -260,7 +242,9 @@ async fn batches_respect_dynamodb_limits_and_write_each_reading_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fresh_store_answers_empty_and_changes_nothing() {
-    let Some(endpoint) = emulator() else { return };
+    let Some(endpoint) = dynamodb_endpoint() else {
+        return;
+    };
     let store = DynamoStore::connect(&test_config(&endpoint)).await;
     with_store(store, |store| async move {
         let t = now();
@@ -319,7 +303,9 @@ async fn raw_slots(store: &DynamoStore, config: &DynamoConfig) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_capacity_item_sheds_finished_and_piled_up_timed_out_runs() {
-    let Some(endpoint) = emulator() else { return };
+    let Some(endpoint) = dynamodb_endpoint() else {
+        return;
+    };
     let config = test_config(&endpoint);
     let store = DynamoStore::connect(&config).await;
     with_store(store, move |store| async move {
@@ -368,7 +354,9 @@ async fn the_capacity_item_sheds_finished_and_piled_up_timed_out_runs() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_table_is_an_internal_error_naming_it() {
-    let Some(endpoint) = emulator() else { return };
+    let Some(endpoint) = dynamodb_endpoint() else {
+        return;
+    };
     let config = test_config(&endpoint);
     let store = DynamoStore::connect(&config).await;
     match store.ping().await {

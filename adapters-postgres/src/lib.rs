@@ -107,5 +107,5 @@ mod runs;
 mod store;
 
 pub use group::{GroupCommit, GroupOptions};
-pub use store::{PgOptions, PgStore};
+pub use store::{MIGRATOR, PgOptions, PgStore};
 pub mod metrics;

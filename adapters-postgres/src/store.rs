@@ -9,6 +9,10 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 
 use crate::error::migrate_error;
 
+/// The schema's migrations (`adapters-postgres/migrations`), embedded in the binary. Test
+/// fixtures build their template databases from it.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
 /// How [`PgStore::connect`] sizes and bounds its pool.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PgOptions {
@@ -123,10 +127,9 @@ impl PgStore {
     /// `Unavailable` when the database cannot be reached; `Internal` when a migration fails or an
     /// applied one was changed.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        let migrator = sqlx::migrate!("./migrations");
-        migrator.run(&self.pool).await.map_err(migrate_error)?;
+        MIGRATOR.run(&self.pool).await.map_err(migrate_error)?;
         tracing::info!(
-            migrations = migrator.iter().count(),
+            migrations = MIGRATOR.iter().count(),
             "database schema up to date"
         );
         Ok(())

@@ -9,9 +9,19 @@ use iot_core::StoreError;
 use iot_core::model::RunId;
 use iot_core::ports::{ReadingStore, RunStore};
 
+/// Small timeouts, for the tests about a database that does not answer: they must fail fast.
 fn quick() -> PgOptions {
     PgOptions {
         acquire_timeout: Duration::from_millis(300),
+        ..PgOptions::default()
+    }
+}
+
+/// Generous timeouts, for the tests that expect an answer: a TLS handshake on a busy machine can
+/// take seconds.
+fn patient() -> PgOptions {
+    PgOptions {
+        acquire_timeout: test_support::PATIENT,
         ..PgOptions::default()
     }
 }
@@ -58,35 +68,14 @@ async fn a_malformed_url_is_refused() {
     }
 }
 
-/// `TEST_DATABASE_URL`; `None` skips locally, and a missing database fails when CI requires it.
-fn database_url() -> Option<String> {
-    let url = std::env::var("TEST_DATABASE_URL")
-        .ok()
-        .filter(|u| !u.is_empty());
-    let required = ["CI", "CI_SERVICES_REQUIRED"]
-        .iter()
-        .any(|v| std::env::var(v).is_ok_and(|v| !v.is_empty() && v != "0" && v != "false"));
-    if url.is_none() {
-        assert!(
-            !required,
-            "TEST_DATABASE_URL is not set, and CI requires PostgreSQL"
-        );
-        eprintln!("skipping: TEST_DATABASE_URL is not set");
-    }
-    url
-}
-
 #[tokio::test]
 async fn connections_can_require_tls() {
-    let Some(url) = database_url() else { return };
+    let Some(url) = test_support::database_url() else {
+        return;
+    };
     // Managed databases (RDS) refuse clear-text connections; the local cluster offers TLS too.
     let separator = if url.contains('?') { '&' } else { '?' };
-    // A TLS handshake on a busy machine can take longer than `quick()` allows.
-    let options = PgOptions {
-        acquire_timeout: Duration::from_secs(10),
-        ..PgOptions::default()
-    };
-    let store = PgStore::connect(&format!("{url}{separator}sslmode=require"), &options)
+    let store = PgStore::connect(&format!("{url}{separator}sslmode=require"), &patient())
         .await
         .expect("connect");
     let ssl: bool = sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
@@ -98,10 +87,12 @@ async fn connections_can_require_tls() {
 
 #[tokio::test]
 async fn connections_carry_the_statement_timeout() {
-    let Some(url) = database_url() else { return };
+    let Some(url) = test_support::database_url() else {
+        return;
+    };
     let options = PgOptions {
         statement_timeout: Duration::from_millis(1500),
-        ..quick()
+        ..patient()
     };
     let store = PgStore::connect(&url, &options).await.expect("connect");
     let shown: String = sqlx::query_scalar("SHOW statement_timeout")

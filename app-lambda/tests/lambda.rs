@@ -12,34 +12,17 @@
 use std::future::Future;
 use std::time::Duration;
 
-use adapters_dynamo::emf::{SharedBuffer, validate_document};
 use app_lambda::{App, Config};
 use iot_core::model::{RunId, RunStatus};
 use iot_core::ports::RunStore as _;
 use serde_json::{Value, json};
-
-fn emulator() -> Option<String> {
-    match std::env::var("TEST_DYNAMODB_ENDPOINT") {
-        Ok(v) if !v.is_empty() => Some(v),
-        _ => {
-            let required = ["CI", "CI_SERVICES_REQUIRED"]
-                .iter()
-                .any(|v| std::env::var(v).is_ok_and(|v| !v.is_empty() && v != "0" && v != "false"));
-            assert!(
-                !required,
-                "TEST_DYNAMODB_ENDPOINT is not set, and CI requires it (scripts/lib/services.sh ensure_moto)"
-            );
-            eprintln!("skipping: TEST_DYNAMODB_ENDPOINT is not set");
-            None
-        }
-    }
-}
+use test_support::emf::SharedBuffer;
+use test_support::{PATIENT, TableNames, dynamodb_endpoint, then_clean_up};
 
 /// The contract settings (grace 0, small limits) on fresh tables of the emulator.
 fn config(endpoint: &str, extra: &[&str]) -> Config {
-    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..12];
-    let runs = format!("al-runs-{suffix}");
-    let readings = format!("al-readings-{suffix}");
+    let tables = TableNames::unique("al");
+    let patient = PATIENT.as_millis().to_string();
     let mut args = vec![
         "app-lambda",
         "--dynamodb-endpoint",
@@ -47,9 +30,13 @@ fn config(endpoint: &str, extra: &[&str]) -> Config {
         "--region",
         "us-east-1",
         "--runs-table",
-        &runs,
+        &tables.runs,
         "--readings-table",
-        &readings,
+        &tables.readings,
+        "--dynamodb-operation-timeout-ms",
+        &patient,
+        "--dynamodb-attempt-timeout-ms",
+        &patient,
         "--create-tables",
         "--run-timeout-grace-secs",
         "0",
@@ -68,16 +55,17 @@ where
     F: FnOnce(App, SharedBuffer) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let Some(endpoint) = emulator() else { return };
+    let Some(endpoint) = dynamodb_endpoint() else {
+        return;
+    };
     let emf = SharedBuffer::default();
     let app = app_lambda::build_with_emf_writer(&config(&endpoint, extra), Box::new(emf.clone()))
         .await
         .expect("build the app");
-    let outcome = tokio::spawn(scenario(app.clone(), emf)).await;
-    app.store().delete_tables().await.expect("delete tables");
-    if let Err(e) = outcome {
-        std::panic::resume_unwind(e.into_panic());
-    }
+    then_clean_up(scenario(app.clone(), emf), async {
+        app.store().delete_tables().await.expect("delete tables");
+    })
+    .await;
 }
 
 /// An API Gateway HTTP API (payload v2) event on the `$default` stage.
@@ -109,18 +97,6 @@ fn scheduled_event() -> Value {
 
 fn body_of(answer: &Value) -> Value {
     serde_json::from_str(answer["body"].as_str().expect("a text body")).expect("a JSON body")
-}
-
-fn emf_documents(emf: &SharedBuffer) -> Vec<Value> {
-    emf.take_lines()
-        .iter()
-        .map(|line| {
-            let doc: Value = serde_json::from_str(line)
-                .unwrap_or_else(|e| panic!("EMF line is not JSON ({e}): {line}"));
-            validate_document(&doc).unwrap_or_else(|e| panic!("{e}: {line}"));
-            doc
-        })
-        .collect()
 }
 
 fn metric_names(doc: &Value) -> Vec<String> {
@@ -166,7 +142,8 @@ async fn the_scheduled_event_sweeps_timed_out_runs() {
         assert_eq!(body_of(&got)["status"], json!("TIMEOUT"));
         assert_eq!(app.handle(scheduled_event()).await, json!({ "expired": 0 }));
 
-        let finished: Vec<Value> = emf_documents(&emf)
+        let finished: Vec<Value> = emf
+            .take_documents()
             .into_iter()
             .filter(|d| d.get("RunsFinished").is_some())
             .collect();
@@ -181,7 +158,7 @@ async fn http_requests_write_the_expected_emf_lines() {
     with_app(&[], |app, emf| async move {
         let health = app.handle(v2("GET", "/health", None, None)).await;
         assert_eq!(health["statusCode"], 200);
-        let docs = emf_documents(&emf);
+        let docs = emf.take_documents();
         assert_eq!(docs.len(), 1, "{docs:?}");
         assert_eq!(metric_names(&docs[0]), ["ColdStart"]);
         assert_eq!(docs[0]["ColdStart"], json!(1));
@@ -200,7 +177,7 @@ async fn http_requests_write_the_expected_emf_lines() {
             .await;
         assert_eq!(started["statusCode"], 201);
         let id = body_of(&started)["id"].as_str().unwrap().to_string();
-        let docs = emf_documents(&emf);
+        let docs = emf.take_documents();
         assert_eq!(docs.len(), 1, "no second ColdStart: {docs:?}");
         assert_eq!(metric_names(&docs[0]), ["RunsStarted"]);
 
@@ -223,7 +200,7 @@ async fn http_requests_write_the_expected_emf_lines() {
             body_of(&stored),
             json!({ "accepted": 3, "duplicates": 1 })
         );
-        let docs = emf_documents(&emf);
+        let docs = emf.take_documents();
         assert_eq!(docs.len(), 2, "one line per sensor and type: {docs:?}");
         for doc in &docs {
             assert_eq!(metric_names(doc), ["SensorReading", "DataIngested"]);
@@ -254,7 +231,7 @@ async fn http_requests_write_the_expected_emf_lines() {
             ))
             .await;
         assert_eq!(replay["statusCode"], 200);
-        assert!(emf_documents(&emf).is_empty());
+        assert!(emf.take_documents().is_empty());
 
         let mut event = v2(
             "POST",
@@ -265,7 +242,7 @@ async fn http_requests_write_the_expected_emf_lines() {
         event["headers"]["x-run-id"] = json!(id);
         let single = app.handle(event).await;
         assert_eq!(single["statusCode"], 201, "{single}");
-        let docs = emf_documents(&emf);
+        let docs = emf.take_documents();
         assert_eq!(docs.len(), 1);
         assert_eq!(docs[0]["SensorReading"], json!(1013.25));
         assert_eq!(docs[0]["DataIngested"], json!(1));
@@ -373,5 +350,5 @@ async fn other_payloads_are_invocation_errors() {
     assert_eq!(body_of(&answer)["status"], json!("UP"));
     assert_eq!(answer["isBase64Encoded"], json!(false));
     assert!(answer["headers"]["x-request-id"].is_string());
-    assert_eq!(emf_documents(&emf).len(), 1, "ColdStart only");
+    assert_eq!(emf.take_documents().len(), 1, "ColdStart only");
 }

@@ -1,11 +1,14 @@
 //! `app-ecs` as an HTTP target: the real binary's app (same config parsing, same wiring), served
 //! on a real socket, on the in-memory store or on a fresh PostgreSQL database.
 
+use std::time::{Duration, Instant};
+
 use async_trait::async_trait;
 use tokio::task::JoinHandle;
 
-use crate::env::TestDatabase;
 use crate::target::{HttpTarget, SocketTarget, TestRequest, TestResponse, contract_config};
+use adapters_postgres::MIGRATOR;
+use test_support::postgres::TestDatabase;
 
 /// A running `app-ecs`.
 #[derive(Debug)]
@@ -18,23 +21,37 @@ pub struct EcsTarget {
 impl EcsTarget {
     /// `app-ecs` on its embedded in-memory store.
     pub async fn in_memory() -> Option<Self> {
-        Some(Self::start(None, None).await)
+        Some(Self::start(None, None, test_support::PATIENT).await)
     }
 
-    /// `app-ecs` on a fresh PostgreSQL database (migrated at start, as the binary does).
+    /// `app-ecs` on a fresh PostgreSQL database copied from the migrated template (the binary
+    /// still runs its migrations at start, and finds nothing left to do).
     pub async fn on_postgres() -> Option<Self> {
-        let database = TestDatabase::create().await?;
+        let database = TestDatabase::migrated(&MIGRATOR).await?;
         let url = database.url.clone();
-        Some(Self::start(Some(url), Some(database)).await)
+        Some(Self::start(Some(url), Some(database), test_support::PATIENT).await)
     }
 
-    /// `app-ecs` on `database`, reached at `url` (e.g. through a [`TcpProxy`](crate::proxy::TcpProxy)).
-    pub async fn on_postgres_at(url: String, database: TestDatabase) -> Self {
-        Self::start(Some(url), Some(database)).await
+    /// `app-ecs` on `database`, reached at `url` (e.g. through a [`TcpProxy`](crate::proxy::TcpProxy)),
+    /// giving up on a pool connection after `acquire_timeout` (small in the outage tests).
+    pub async fn on_postgres_at(
+        url: String,
+        database: TestDatabase,
+        acquire_timeout: Duration,
+    ) -> Self {
+        Self::start(Some(url), Some(database), acquire_timeout).await
     }
 
-    async fn start(url: Option<String>, database: Option<TestDatabase>) -> Self {
-        let mut args: Vec<String> = vec!["app-ecs".into()];
+    async fn start(
+        url: Option<String>,
+        database: Option<TestDatabase>,
+        acquire_timeout: Duration,
+    ) -> Self {
+        let mut args: Vec<String> = vec![
+            "app-ecs".into(),
+            "--db-acquire-timeout-ms".into(),
+            acquire_timeout.as_millis().to_string(),
+        ];
         for (name, value) in contract_config::env() {
             args.push(format!("--{}", name.to_ascii_lowercase().replace('_', "-")));
             args.push(value);
@@ -55,11 +72,10 @@ impl EcsTarget {
         });
         let http = SocketTarget::new(format!("http://{address}"));
         // Serving starts after migrations; wait until the app answers.
-        for _ in 0..100 {
-            if http.send(TestRequest::get("/health")).await.status == 200 {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let deadline = Instant::now() + test_support::PATIENT;
+        while http.send(TestRequest::get("/health")).await.status != 200 {
+            assert!(Instant::now() < deadline, "app-ecs did not answer /health");
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
         Self {
             http,

@@ -32,8 +32,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Map, Value, json};
 
-use crate::env::{service_var, services_required, unique_suffix};
 use crate::target::{HttpTarget, SocketTarget, TestRequest, TestResponse, contract_config};
+use test_support::{TableNames, dynamodb_endpoint, services_required, unique_suffix};
 
 /// The payload format a [`LambdaEventTarget`] sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +48,7 @@ pub enum PayloadFormat {
 pub const REST_STAGE: &str = "serverless-dev";
 
 /// The command-line arguments of `app-lambda` for the contract configuration on `tables`.
-fn contract_args(endpoint: &str, runs_table: &str, readings_table: &str) -> Vec<String> {
+fn contract_args(endpoint: &str, tables: &TableNames, timeouts: DynamoTimeouts) -> Vec<String> {
     let mut args: Vec<String> = [
         "app-lambda",
         "--dynamodb-endpoint",
@@ -56,20 +56,55 @@ fn contract_args(endpoint: &str, runs_table: &str, readings_table: &str) -> Vec<
         "--region",
         "us-east-1",
         "--runs-table",
-        runs_table,
+        &tables.runs,
         "--readings-table",
-        readings_table,
+        &tables.readings,
         "--create-tables",
     ]
     .iter()
     .map(ToString::to_string)
     .collect();
+    for (var, value) in timeouts.env() {
+        args.push(format!("--{}", var.to_ascii_lowercase().replace('_', "-")));
+        args.push(value);
+    }
     for (var, value) in contract_config::env() {
         let flag = format!("--{}", var.to_ascii_lowercase().replace('_', "-"));
         args.push(flag);
         args.push(value);
     }
     args
+}
+
+/// The SDK timeouts of a function under test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DynamoTimeouts {
+    /// `DYNAMODB_OPERATION_TIMEOUT_MS`: one operation, retries included.
+    pub operation: Duration,
+    /// `DYNAMODB_ATTEMPT_TIMEOUT_MS`: one attempt (and connecting).
+    pub attempt: Duration,
+}
+
+impl DynamoTimeouts {
+    /// For scenarios that are not about timeouts: the emulator can be slow on a busy machine.
+    pub const PATIENT: Self = Self {
+        operation: test_support::PATIENT,
+        attempt: test_support::PATIENT,
+    };
+
+    /// The settings as environment variables.
+    pub fn env(self) -> [(&'static str, String); 2] {
+        [
+            (
+                "DYNAMODB_OPERATION_TIMEOUT_MS",
+                self.operation.as_millis().to_string(),
+            ),
+            (
+                "DYNAMODB_ATTEMPT_TIMEOUT_MS",
+                self.attempt.as_millis().to_string(),
+            ),
+        ]
+    }
 }
 
 /// `app-lambda` driven by API Gateway events, in process.
@@ -91,19 +126,15 @@ impl LambdaEventTarget {
     }
 
     async fn new(format: PayloadFormat) -> Option<Self> {
-        let endpoint = service_var("TEST_DYNAMODB_ENDPOINT")?;
-        Some(Self::at(format, &endpoint).await)
+        let endpoint = dynamodb_endpoint()?;
+        Some(Self::at(format, &endpoint, DynamoTimeouts::PATIENT).await)
     }
 
     /// The function on fresh tables of the DynamoDB endpoint `endpoint` (e.g. a
-    /// [`TcpProxy`](crate::proxy::TcpProxy) in front of the emulator).
-    pub async fn at(format: PayloadFormat, endpoint: &str) -> Self {
-        let suffix = unique_suffix();
-        let args = contract_args(
-            endpoint,
-            &format!("ctl-runs-{suffix}"),
-            &format!("ctl-readings-{suffix}"),
-        );
+    /// [`TcpProxy`](crate::proxy::TcpProxy) in front of the emulator), with SDK `timeouts`.
+    pub async fn at(format: PayloadFormat, endpoint: &str, timeouts: DynamoTimeouts) -> Self {
+        let tables = TableNames::unique("ctl");
+        let args = contract_args(endpoint, &tables, timeouts);
         let config = Config::from_args_without_env(args).expect("contract configuration");
         let app = app_lambda::build_with_emf_writer(&config, Box::new(std::io::sink()))
             .await
@@ -495,7 +526,7 @@ impl Watcher {
             .process_group(0)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {cargo_lambda}: {e}"));
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + test_support::PATIENT;
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
                 Instant::now() < deadline,
@@ -623,13 +654,14 @@ impl EmulatorTarget {
                 return None;
             }
         };
-        let endpoint = service_var("TEST_DYNAMODB_ENDPOINT")?;
+        let endpoint = dynamodb_endpoint()?;
         let suffix = unique_suffix();
+        let tables = TableNames::unique("cte");
         let config = DynamoConfig {
             endpoint: Some(endpoint.clone()),
             region: Some("us-east-1".into()),
-            runs_table: format!("cte-runs-{suffix}"),
-            readings_table: format!("cte-readings-{suffix}"),
+            runs_table: tables.runs,
+            readings_table: tables.readings,
             ..DynamoConfig::default()
         };
         let store = DynamoStore::connect(&config).await;
@@ -650,7 +682,10 @@ impl EmulatorTarget {
             let value = std::env::var(var).unwrap_or_else(|_| "test".into());
             env.push((var.to_string(), value));
         }
-        for (var, value) in contract_config::env() {
+        for (var, value) in contract_config::env()
+            .into_iter()
+            .chain(DynamoTimeouts::PATIENT.env())
+        {
             env.push((var.to_string(), value));
         }
         let dir = std::env::temp_dir();

@@ -116,7 +116,7 @@ impl SocketTarget {
         Self {
             base_url: base_url.into(),
             client: reqwest::Client::builder()
-                .timeout(std::time::Duration::from_secs(30))
+                .timeout(test_support::PATIENT)
                 .build()
                 .expect("http client"),
         }
@@ -172,9 +172,13 @@ pub mod contract_config {
     /// `GRAFANA_URL`.
     pub const GRAFANA_URL: &str = "https://grafana.example";
 
+    /// `REQUEST_TIMEOUT_SECS`: generous, no scenario is about it and the machine may be busy.
+    pub const REQUEST_TIMEOUT_SECS: u64 = test_support::PATIENT.as_secs();
+
     /// The settings as environment variables, for targets that are configured that way.
     pub fn env() -> Vec<(&'static str, String)> {
         vec![
+            ("REQUEST_TIMEOUT_SECS", REQUEST_TIMEOUT_SECS.to_string()),
             ("MAX_CONCURRENT_RUNS", MAX_CONCURRENT_RUNS.to_string()),
             ("MAX_RUNS_PER_USER", MAX_RUNS_PER_USER.to_string()),
             ("RUN_TIMEOUT_GRACE_SECS", RUN_TIMEOUT_GRACE_SECS.to_string()),

@@ -5,12 +5,20 @@
 
 use std::time::{Duration, Instant};
 
+use adapters_postgres::MIGRATOR;
 use contract_tests::ecs::EcsTarget;
-use contract_tests::env::{TestDatabase, service_var};
-use contract_tests::lambda::{LambdaEventTarget, PayloadFormat};
+use contract_tests::lambda::{DynamoTimeouts, LambdaEventTarget, PayloadFormat};
 use contract_tests::proxy::TcpProxy;
 use contract_tests::target::{HttpTarget, TestRequest, TestResponse};
 use serde_json::json;
+use test_support::dynamodb_endpoint;
+use test_support::postgres::TestDatabase;
+
+/// How long a backend waits for its store here: small, these tests are about giving up on it.
+/// Answers are expected within [`ANSWER_WITHIN`], a wide margin over it.
+const STORE_TIMEOUT: Duration = Duration::from_secs(1);
+/// The longest a `503` may take during the outage.
+const ANSWER_WITHIN: Duration = Duration::from_secs(15);
 
 fn start_request(user: &str) -> TestRequest {
     TestRequest::post_json("/api/runs/start", &json!({ "sensorIds": ["s1"] })).user(user)
@@ -48,7 +56,7 @@ async fn outage_and_recovery(t: &dyn HttpTarget, proxy: &TcpProxy) {
             String::from_utf8_lossy(&r.body)
         );
         assert!(
-            asked.elapsed() < Duration::from_secs(8),
+            asked.elapsed() < ANSWER_WITHIN,
             "took {:?}",
             asked.elapsed()
         );
@@ -62,7 +70,7 @@ async fn outage_and_recovery(t: &dyn HttpTarget, proxy: &TcpProxy) {
     );
 
     proxy.restore().await;
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + test_support::PATIENT;
     loop {
         let r = t.send(start_request("after")).await;
         if r.status == 201 {
@@ -85,23 +93,32 @@ async fn outage_and_recovery(t: &dyn HttpTarget, proxy: &TcpProxy) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn ecs_on_postgres_answers_503_during_an_outage_and_recovers_by_itself() {
-    let Some(database) = TestDatabase::create().await else {
+    let Some(database) = TestDatabase::migrated(&MIGRATOR).await else {
         return;
     };
     let proxy = TcpProxy::start(authority(&database.url)).await;
     let url = through(&database.url, &proxy);
-    let target = EcsTarget::on_postgres_at(url, database).await;
+    let target = EcsTarget::on_postgres_at(url, database, STORE_TIMEOUT).await;
     outage_and_recovery(&*target, &proxy).await;
     target.cleanup().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn lambda_on_dynamodb_answers_503_during_an_outage_and_recovers_by_itself() {
-    let Some(endpoint) = service_var("TEST_DYNAMODB_ENDPOINT") else {
+    let Some(endpoint) = dynamodb_endpoint() else {
         return;
     };
     let proxy = TcpProxy::start(authority(&endpoint)).await;
-    let target = LambdaEventTarget::at(PayloadFormat::HttpApiV2, &through(&endpoint, &proxy)).await;
+    let timeouts = DynamoTimeouts {
+        operation: STORE_TIMEOUT,
+        attempt: STORE_TIMEOUT / 2,
+    };
+    let target = LambdaEventTarget::at(
+        PayloadFormat::HttpApiV2,
+        &through(&endpoint, &proxy),
+        timeouts,
+    )
+    .await;
     outage_and_recovery(&*target, &proxy).await;
     target.cleanup().await;
 }

@@ -17,18 +17,9 @@ pub fn config() -> Config {
     config
 }
 
-/// Whether the environment demands that services be present (CI): a missing one is a failure.
-pub fn services_required() -> bool {
-    ["CI", "CI_SERVICES_REQUIRED"].iter().any(|v| {
-        std::env::var(v)
-            .map(|s| !s.is_empty() && s != "0" && !s.eq_ignore_ascii_case("false"))
-            .unwrap_or(false)
-    })
-}
-
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
-        .timeout(Duration::from_secs(20))
+        .timeout(test_support::PATIENT)
         .build()
         .expect("client")
 }
@@ -83,7 +74,7 @@ impl Running {
     }
 
     pub async fn stop(self) {
-        self.stop_within(Duration::from_secs(30))
+        self.stop_within(test_support::PATIENT)
             .await
             .expect("serve ended without error");
     }

@@ -124,7 +124,7 @@ async fn exposition_passes_promtool() {
     let version = Command::new("promtool").arg("--version").output();
     if version.is_err() {
         assert!(
-            !services_required(),
+            !test_support::services_required(),
             "promtool is not on PATH but CI/CI_SERVICES_REQUIRED is set: \
              run `source scripts/lib/services.sh && ensure_promtool`"
         );
