@@ -215,14 +215,16 @@ pub async fn identity_is_required_validated_and_single(t: &dyn HttpTarget) {
             .await;
         assert_error(&r, 400, "invalid_user");
     }
-    let r = t
-        .send(
-            TestRequest::post_json("/api/runs/start", &body)
-                .user("alice")
-                .user("bob"),
-        )
-        .await;
-    assert_error(&r, 400, "invalid_user");
+    if t.keeps_repeated_headers() {
+        let r = t
+            .send(
+                TestRequest::post_json("/api/runs/start", &body)
+                    .user("alice")
+                    .user("bob"),
+            )
+            .await;
+        assert_error(&r, 400, "invalid_user");
+    }
     // GET endpoints need no identity but validate one that is sent.
     assert_eq!(
         t.send(TestRequest::get("/api/runs/can-start")).await.status,
@@ -232,10 +234,12 @@ pub async fn identity_is_required_validated_and_single(t: &dyn HttpTarget) {
         .send(TestRequest::get("/api/runs/running").user("x"))
         .await;
     assert_error(&r, 400, "invalid_user");
-    let r = t
-        .send(TestRequest::get("/api/runs").user("alice").user("alice"))
-        .await;
-    assert_error(&r, 400, "invalid_user");
+    if t.keeps_repeated_headers() {
+        let r = t
+            .send(TestRequest::get("/api/runs").user("alice").user("alice"))
+            .await;
+        assert_error(&r, 400, "invalid_user");
+    }
 }
 
 /// Bad start bodies are `400` naming the field; malformed JSON is `invalid_json`.
@@ -744,10 +748,12 @@ pub async fn readings_need_a_valid_run_of_the_caller(t: &dyn HttpTarget) {
     assert_error(&r, 400, "missing_run_id");
     let r = send_reading(t, "alice", "run-20261125-alice", &body).await;
     assert_error(&r, 400, "invalid_run_id");
-    let r = t
-        .send(reading_request("alice", &id, &body).header("x-run-id", &id))
-        .await;
-    assert_error(&r, 400, "invalid_run_id");
+    if t.keeps_repeated_headers() {
+        let r = t
+            .send(reading_request("alice", &id, &body).header("x-run-id", &id))
+            .await;
+        assert_error(&r, 400, "invalid_run_id");
+    }
     assert_error(
         &send_reading(t, "alice", RANDOM_ID, &body).await,
         404,

@@ -785,7 +785,21 @@ impl EmulatorTarget {
 impl std::ops::Deref for EmulatorTarget {
     type Target = dyn HttpTarget;
     fn deref(&self) -> &Self::Target {
-        &self.socket
+        self
+    }
+}
+
+#[async_trait]
+impl HttpTarget for EmulatorTarget {
+    async fn send(&self, request: TestRequest) -> TestResponse {
+        self.socket.send(request).await
+    }
+
+    /// The emulator builds its event from the first value of a repeated header (it serializes the
+    /// request as single-valued `headers`), where API Gateway and real function URLs join the
+    /// values with commas: the repeat never reaches the function.
+    fn keeps_repeated_headers(&self) -> bool {
+        false
     }
 }
 

@@ -101,6 +101,13 @@ impl TestResponse {
 pub trait HttpTarget: Send + Sync {
     /// Sends one request.
     async fn send(&self, request: TestRequest) -> TestResponse;
+
+    /// Capability: a header sent twice reaches the backend as two values. A target that cannot
+    /// do this says so, and only the assertions about repeated headers are left out there;
+    /// every scenario still runs on every target.
+    fn keeps_repeated_headers(&self) -> bool {
+        true
+    }
 }
 
 /// A server reachable over a real socket.
