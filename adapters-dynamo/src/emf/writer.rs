@@ -1,48 +1,8 @@
-//! Business metrics as CloudWatch [Embedded Metric Format] (EMF) lines.
-//!
-//! [`EmfMetrics`] implements [`Metrics`]: it writes JSON documents, one per line, to a writer
-//! (stdout in Lambda, where CloudWatch Logs extracts the metrics; a capture buffer in tests).
-//! Nothing calls the CloudWatch API: no `PutMetricData`, no network, no waiting on AWS.
-//!
-//! | metric | unit | dimensions | when |
-//! |---|---|---|---|
-//! | `SensorReading` | `None` | the configured sets (default `SensorId, User, RunId, Type`) | readings newly stored by a request: the values |
-//! | `DataIngested` | `Count` | same | readings newly stored by a request: how many |
-//! | `ColdStart` | `Count` | `FunctionName` | once, on the first request of the process ([`EmfMetrics::cold_start`]) |
-//! | `RunsStarted` | `Count` | `FunctionName` | a run started |
-//! | `RunsFinished` | `Count` | `FunctionName, Status` | a run reached a terminal state |
-//!
-//! A request that stores a batch writes **one document per combination of dimension values**
-//! (e.g. per sensor and type of the batch), each holding the values of that combination as an
-//! array (`"SensorReading": [20.5, 21.0]`, `"DataIngested": 2`), so a 1000-reading batch of one
-//! sensor and type is one line, not 1000. EMF allows at most 100 values per metric in a document;
-//! larger groups are split into documents of 100 values. Store-call timings are not exported (they
-//! would add a line per storage call; Lambda reports duration itself).
-//!
-//! Cost note: every distinct combination of dimension values is a separate CloudWatch metric.
-//! `RunId` in a dimension set creates metrics per run; drop it with `EMF_DIMENSIONS` (e.g.
-//! `SensorId,Type;User`) on a busy deployment.
-//!
-//! ```
-//! use adapters_dynamo::emf::{DimensionSets, EmfMetrics};
-//! use test_support::emf::SharedBuffer;
-//!
-//! let buffer = SharedBuffer::default();
-//! let metrics = EmfMetrics::new(
-//!     "SensorId,User,RunId,Type;Type".parse::<DimensionSets>().unwrap(),
-//!     Box::new(buffer.clone()),
-//! );
-//! metrics.cold_start();
-//! metrics.cold_start(); // only the first call writes
-//! assert_eq!(buffer.lines().len(), 1);
-//! ```
-//!
-//! [Embedded Metric Format]: https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html
+//! [`EmfMetrics`]: the `Metrics` port as EMF lines, grouped per combination of dimension values.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Write;
-use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -51,146 +11,9 @@ use iot_core::model::{Run, SensorReading};
 use iot_core::ports::Metrics;
 use serde_json::{Map, Value, json};
 
-/// The CloudWatch namespace of every metric (see the README's Metrics section).
-pub const NAMESPACE: &str = "IoTPlayground/Sensors";
-/// Most values of one metric in one document (EMF rule).
-pub const MAX_VALUES_PER_METRIC: usize = 100;
-/// Most dimension keys in one dimension set (EMF rule).
-pub const MAX_DIMENSIONS_PER_SET: usize = 30;
-/// Most metric definitions in one directive (EMF rule).
-pub const MAX_METRICS_PER_DIRECTIVE: usize = 100;
-/// The default of `EMF_DIMENSIONS`.
-pub const DEFAULT_DIMENSIONS: &str = "SensorId,User,RunId,Type";
+use super::{Dimension, DimensionSets, MAX_VALUES_PER_METRIC, NAMESPACE};
 
-/// A dimension a reading metric can carry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Dimension {
-    /// The sensor id.
-    SensorId,
-    /// The run's owner.
-    User,
-    /// The run id.
-    RunId,
-    /// The reading type (`temperature`, `humidity`, `pressure`).
-    Type,
-}
-
-impl Dimension {
-    /// Every dimension, in key order.
-    pub const ALL: [Self; 4] = [Self::SensorId, Self::User, Self::RunId, Self::Type];
-
-    /// The dimension key as written in EMF documents.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::SensorId => "SensorId",
-            Self::User => "User",
-            Self::RunId => "RunId",
-            Self::Type => "Type",
-        }
-    }
-
-    fn value_of(self, reading: &SensorReading) -> String {
-        match self {
-            Self::SensorId => reading.sensor_id.as_str().to_string(),
-            Self::User => reading.user.as_str().to_string(),
-            Self::RunId => reading.run_id.as_uuid().to_string(),
-            Self::Type => reading.kind.as_str().to_string(),
-        }
-    }
-}
-
-/// A malformed dimension configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DimensionsError(String);
-
-impl fmt::Display for DimensionsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for DimensionsError {}
-
-/// The dimension sets of the reading metrics, e.g. `SensorId,User,RunId,Type;Type`: sets are
-/// separated by `;`, keys within a set by `,` (blanks ignored). Keys: `SensorId`, `User`,
-/// `RunId`, `Type`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DimensionSets(Vec<Vec<Dimension>>);
-
-impl DimensionSets {
-    /// The sets, in configuration order.
-    pub fn sets(&self) -> &[Vec<Dimension>] {
-        &self.0
-    }
-
-    /// Every key used by some set, each once, in key order: the root members a document needs.
-    pub fn keys(&self) -> Vec<Dimension> {
-        let mut keys: Vec<Dimension> = self.0.iter().flatten().copied().collect();
-        keys.sort();
-        keys.dedup();
-        keys
-    }
-}
-
-impl Default for DimensionSets {
-    fn default() -> Self {
-        Self(vec![Dimension::ALL.to_vec()])
-    }
-}
-
-impl FromStr for DimensionSets {
-    type Err = DimensionsError;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let mut sets = Vec::new();
-        for raw_set in text.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-            let mut set = Vec::new();
-            for key in raw_set.split(',').map(str::trim).filter(|k| !k.is_empty()) {
-                let dimension = Dimension::ALL
-                    .into_iter()
-                    .find(|d| d.name().eq_ignore_ascii_case(key))
-                    .ok_or_else(|| {
-                        DimensionsError(format!(
-                            "unknown EMF dimension {key:?}: use SensorId, User, RunId or Type"
-                        ))
-                    })?;
-                if set.contains(&dimension) {
-                    return Err(DimensionsError(format!(
-                        "EMF dimension {key:?} is repeated in the set {raw_set:?}"
-                    )));
-                }
-                set.push(dimension);
-            }
-            if set.len() > MAX_DIMENSIONS_PER_SET {
-                return Err(DimensionsError(format!(
-                    "an EMF dimension set holds at most {MAX_DIMENSIONS_PER_SET} keys"
-                )));
-            }
-            if !sets.contains(&set) {
-                sets.push(set);
-            }
-        }
-        if sets.is_empty() {
-            return Err(DimensionsError(
-                "no EMF dimension set: give e.g. \"SensorId,User,RunId,Type\"".into(),
-            ));
-        }
-        Ok(Self(sets))
-    }
-}
-
-impl fmt::Display for DimensionSets {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let text: Vec<String> = self
-            .0
-            .iter()
-            .map(|set| set.iter().map(|d| d.name()).collect::<Vec<_>>().join(","))
-            .collect();
-        f.write_str(&text.join(";"))
-    }
-}
-
-/// The [`Metrics`] port as CloudWatch EMF lines (see the [module documentation](self)).
+/// The [`Metrics`] port as CloudWatch EMF lines (see the [module documentation](crate::emf)).
 pub struct EmfMetrics {
     namespace: String,
     dimensions: DimensionSets,
@@ -400,6 +223,7 @@ mod tests {
     use test_support::emf::SharedBuffer;
 
     use super::*;
+    use crate::emf::DEFAULT_DIMENSIONS;
 
     fn reading(sensor: &str, kind: ReadingType, value: f64, micros: i64) -> SensorReading {
         SensorReading {
@@ -417,24 +241,6 @@ mod tests {
         let metrics = EmfMetrics::new(dimensions.parse().unwrap(), Box::new(buffer.clone()))
             .with_function_name("test-fn");
         (metrics, buffer)
-    }
-
-    #[test]
-    fn dimension_sets_parse_and_reject_nonsense() {
-        let sets: DimensionSets = " SensorId, User ,RunId,Type ; type;; ".parse().unwrap();
-        assert_eq!(
-            sets.sets(),
-            &[Dimension::ALL.to_vec(), vec![Dimension::Type]]
-        );
-        assert_eq!(sets.to_string(), "SensorId,User,RunId,Type;Type");
-        assert_eq!(sets.keys(), Dimension::ALL.to_vec());
-        assert_eq!(
-            DimensionSets::default(),
-            DEFAULT_DIMENSIONS.parse().unwrap()
-        );
-        for bad in ["", " ; ", "SensorId,Colour", "Type,Type"] {
-            assert!(bad.parse::<DimensionSets>().is_err(), "{bad:?}");
-        }
     }
 
     #[test]
