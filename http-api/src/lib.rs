@@ -25,6 +25,8 @@
 //! let app: Router = Router::new().nest("/iot", iot_http::router(state, &HttpConfig::default()));
 //! ```
 
+mod config;
+mod cors;
 pub mod dto;
 pub mod error;
 pub mod export;
@@ -36,20 +38,15 @@ mod openapi;
 pub mod server_timing;
 #[cfg(feature = "cli")]
 pub mod settings;
+mod state;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::Request;
 use axum::handler::HandlerWithoutStateExt as _;
-use axum::http::{HeaderName, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router};
-use iot_core::meter::MeteredMetrics;
-use iot_core::ports::{Metrics, RandomIds, ReadingStore, RunStore, SystemClock};
-use iot_core::service::{ReadingService, RunConfig, RunService};
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
@@ -57,79 +54,10 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+pub use config::{DEFAULT_CORS_ORIGINS, HttpConfig, parse_origins};
 pub use error::{ApiError, ApiResult};
 pub use identity::IdentitySource;
-
-/// What the handlers share.
-#[derive(Clone, Debug)]
-pub struct AppState {
-    /// Run lifecycle.
-    pub runs: RunService,
-    /// Reading ingestion.
-    pub readings: ReadingService,
-    /// Where the caller's identity comes from.
-    pub identity: Arc<dyn IdentitySource>,
-}
-
-impl AppState {
-    /// Wires the services on a store (as both ports), with the system clock and random run ids.
-    pub fn new(
-        runs: Arc<dyn RunStore>,
-        readings: Arc<dyn ReadingStore>,
-        metrics: Arc<dyn Metrics>,
-        config: RunConfig,
-        identity: Arc<dyn IdentitySource>,
-    ) -> Self {
-        // Every store call the services time also lands in the request's meter (Server-Timing).
-        let metrics: Arc<dyn Metrics> = Arc::new(MeteredMetrics::new(metrics));
-        let runs = RunService::new(
-            runs,
-            metrics,
-            Arc::new(SystemClock),
-            Arc::new(RandomIds),
-            config,
-        );
-        Self {
-            readings: ReadingService::new(runs.clone(), readings),
-            runs,
-            identity,
-        }
-    }
-}
-
-/// Settings of the HTTP layer.
-#[derive(Debug, Clone)]
-pub struct HttpConfig {
-    /// Origins allowed by CORS (exact matches).
-    pub cors_allowed_origins: Vec<String>,
-    /// Longest a request may take before `408`.
-    pub request_timeout: Duration,
-    /// Static files (the web UI) served for paths no route matches; `None`: a JSON `404`.
-    pub web_dir: Option<std::path::PathBuf>,
-}
-
-/// The development default of `CORS_ALLOWED_ORIGINS`.
-pub const DEFAULT_CORS_ORIGINS: &str =
-    "http://localhost:8080,http://127.0.0.1:8080,http://localhost:5173,http://localhost:4200";
-
-impl Default for HttpConfig {
-    fn default() -> Self {
-        Self {
-            cors_allowed_origins: parse_origins(DEFAULT_CORS_ORIGINS),
-            request_timeout: Duration::from_secs(30),
-            web_dir: None,
-        }
-    }
-}
-
-/// Splits a comma-separated origin list, trimming blanks.
-pub fn parse_origins(list: &str) -> Vec<String> {
-    list.split(',')
-        .map(str::trim)
-        .filter(|o| !o.is_empty())
-        .map(str::to_string)
-        .collect()
-}
+pub use state::AppState;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -192,10 +120,10 @@ pub fn router_with(state: AppState, config: &HttpConfig, extra: OpenApiRouter<Ap
             config.request_timeout,
             guards::deadline,
         ))
-        .layer(cors(config))
+        .layer(cors::cors(config))
         .layer(axum::middleware::from_fn_with_state(
             Arc::new(config.cors_allowed_origins.clone()),
-            foreign_origins_get_no_cors_headers,
+            cors::foreign_origins_get_no_cors_headers,
         ))
         .layer(axum::middleware::from_fn(server_timing::server_timing))
         .layer(PropagateRequestIdLayer::x_request_id())
@@ -209,57 +137,6 @@ pub fn router_with(state: AppState, config: &HttpConfig, extra: OpenApiRouter<Ap
         }))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(axum::middleware::from_fn(guards::drop_malformed_request_id))
-}
-
-fn cors(config: &HttpConfig) -> CorsLayer {
-    let origins: Vec<HeaderValue> = config
-        .cors_allowed_origins
-        .iter()
-        .filter_map(|o| HeaderValue::from_str(o).ok())
-        .collect();
-    CorsLayer::new()
-        .allow_origin(AllowOrigin::list(origins))
-        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
-        .allow_headers([
-            HeaderName::from_static("content-type"),
-            HeaderName::from_static("x-user"),
-            HeaderName::from_static("x-run-id"),
-            HeaderName::from_static("idempotency-key"),
-        ])
-        .expose_headers([
-            HeaderName::from_static("x-request-id"),
-            HeaderName::from_static("location"),
-            HeaderName::from_static("server-timing"),
-        ])
-        .max_age(Duration::from_secs(3600))
-}
-
-/// `CorsLayer` answers a preflight from any origin with its allow-methods/headers/max-age and
-/// omits only `Access-Control-Allow-Origin`; we promise a foreign origin no `Access-Control-*`
-/// header at all, so that nothing about the policy leaks.
-async fn foreign_origins_get_no_cors_headers(
-    axum::extract::State(allowed): axum::extract::State<Arc<Vec<String>>>,
-    request: Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let foreign = request
-        .headers()
-        .get(axum::http::header::ORIGIN)
-        .and_then(|o| o.to_str().ok())
-        .is_some_and(|origin| !allowed.iter().any(|a| a == origin));
-    let mut response = next.run(request).await;
-    if foreign {
-        let cors: Vec<HeaderName> = response
-            .headers()
-            .keys()
-            .filter(|name| name.as_str().starts_with("access-control-"))
-            .cloned()
-            .collect();
-        for name in cors {
-            response.headers_mut().remove(name);
-        }
-    }
-    response
 }
 
 async fn route_not_found(uri: axum::http::Uri) -> Response {
