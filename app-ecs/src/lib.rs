@@ -103,14 +103,14 @@ impl From<()> for Stop {
     }
 }
 
+/// The Grafana dashboard the per-run links open (`dashboards/json/iot-playground-runs.json`).
+pub const GRAFANA_DASHBOARD: &str = "iot-playground-runs";
+
 /// Builds the application described by `config`: store (PostgreSQL, migrated when asked, or in
 /// memory), services, metrics and router.
 ///
 /// # Errors
 /// An invalid database URL, a failed migration, an invalid admin user name.
-/// The Grafana dashboard the per-run links open (`dashboards/json/iot-playground-runs.json`).
-pub const GRAFANA_DASHBOARD: &str = "iot-playground-runs";
-
 pub async fn build_app(config: &Config) -> anyhow::Result<App> {
     let metrics = Arc::new(
         PrometheusMetrics::new(config.metrics_retention())

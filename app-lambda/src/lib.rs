@@ -85,13 +85,13 @@ struct Inner {
     identity_claim: Option<String>,
 }
 
+/// The Grafana dashboard the per-run links open (`dashboards/json/iot-playground-serverless.json`).
+pub const GRAFANA_DASHBOARD: &str = "iot-playground-serverless";
+
 /// Builds the function described by `config`, its EMF metrics on stdout.
 ///
 /// # Errors
 /// An invalid admin user name; tables that cannot be created (with `CREATE_TABLES`).
-/// The Grafana dashboard the per-run links open (`dashboards/json/iot-playground-serverless.json`).
-pub const GRAFANA_DASHBOARD: &str = "iot-playground-serverless";
-
 pub async fn build(config: &Config) -> anyhow::Result<App> {
     build_with_emf_writer(config, Box::new(std::io::stdout())).await
 }
