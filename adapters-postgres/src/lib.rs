@@ -95,8 +95,7 @@
 //! answers `503`, never hangs); duplicate key → `AlreadyExists`; a reading of a missing run →
 //! `NotFound`; anything else, including a stored row the domain refuses → `Internal`.
 //!
-//! A Prometheus implementation of the `Metrics` port belongs in this crate too (its own module,
-//! beside the store).
+//! [`metrics::PrometheusMetrics`] implements the `Metrics` port of `iot-core` for Prometheus.
 
 mod error;
 mod group;

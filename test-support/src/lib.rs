@@ -1,5 +1,4 @@
-//! Fixtures shared by the test suites of the workspace (a dev-dependency only; it depends on no
-//! workspace crate). See the crate README for the conventions they implement.
+#![doc = include_str!("../README.md")]
 
 pub mod emf;
 pub mod postgres;
