@@ -21,31 +21,26 @@ use test_support::{PATIENT, TableNames, dynamodb_endpoint, then_clean_up};
 
 /// The contract settings (grace 0, small limits) on fresh tables of the emulator.
 fn config(endpoint: &str, extra: &[&str]) -> Config {
-    let tables = TableNames::unique("al");
     let patient = PATIENT.as_millis().to_string();
-    let mut args = vec![
-        "app-lambda",
-        "--dynamodb-endpoint",
-        endpoint,
-        "--region",
-        "us-east-1",
-        "--runs-table",
-        &tables.runs,
-        "--readings-table",
-        &tables.readings,
-        "--dynamodb-operation-timeout-ms",
-        &patient,
-        "--dynamodb-attempt-timeout-ms",
-        &patient,
-        "--create-tables",
-        "--run-timeout-grace-secs",
-        "0",
-        "--max-runs-per-user",
-        "3",
-        "--admin-users",
-        "admin",
-    ];
-    args.extend_from_slice(extra);
+    let mut args = vec!["app-lambda".to_string()];
+    args.extend(TableNames::unique("al").app_lambda_args(endpoint));
+    args.extend(
+        [
+            "--dynamodb-operation-timeout-ms",
+            &patient,
+            "--dynamodb-attempt-timeout-ms",
+            &patient,
+            "--run-timeout-grace-secs",
+            "0",
+            "--max-runs-per-user",
+            "3",
+            "--admin-users",
+            "admin",
+        ]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .map(str::to_string),
+    );
     Config::from_args_without_env(args).unwrap()
 }
 

@@ -52,7 +52,7 @@ impl TestStore {
     }
 
     /// PostgreSQL, in a fresh database copied from the migrated template on the server of
-    /// `TEST_DATABASE_URL`.
+    /// `TEST_DATABASE_URL`, with a pool that waits as long as a busy machine needs.
     pub async fn postgres() -> Option<Self> {
         let (store, database) = Self::postgres_store().await?;
         let store = Arc::new(store);
@@ -91,7 +91,8 @@ impl TestStore {
         Some((store, database))
     }
 
-    /// DynamoDB emulator at `TEST_DYNAMODB_ENDPOINT`, with fresh tables.
+    /// DynamoDB emulator at `TEST_DYNAMODB_ENDPOINT`, with fresh tables, and SDK timeouts that a
+    /// busy machine does not reach (no storage scenario is about them).
     pub async fn dynamo() -> Option<Self> {
         let endpoint = dynamodb_endpoint()?;
         let tables = TableNames::unique("ct");

@@ -49,21 +49,8 @@ pub const REST_STAGE: &str = "serverless-dev";
 
 /// The command-line arguments of `app-lambda` for the contract configuration on `tables`.
 fn contract_args(endpoint: &str, tables: &TableNames, timeouts: DynamoTimeouts) -> Vec<String> {
-    let mut args: Vec<String> = [
-        "app-lambda",
-        "--dynamodb-endpoint",
-        endpoint,
-        "--region",
-        "us-east-1",
-        "--runs-table",
-        &tables.runs,
-        "--readings-table",
-        &tables.readings,
-        "--create-tables",
-    ]
-    .iter()
-    .map(ToString::to_string)
-    .collect();
+    let mut args = vec!["app-lambda".to_string()];
+    args.extend(tables.app_lambda_args(endpoint));
     for (var, value) in timeouts.env() {
         args.push(format!("--{}", var.to_ascii_lowercase().replace('_', "-")));
         args.push(value);

@@ -80,6 +80,24 @@ impl TableNames {
             readings: format!("{prefix}-readings-{suffix}"),
         }
     }
+
+    /// The command-line flags that point `app-lambda` at these tables on the emulator at
+    /// `endpoint` (region `us-east-1`), creating them at start.
+    pub fn app_lambda_args(&self, endpoint: &str) -> Vec<String> {
+        [
+            "--dynamodb-endpoint",
+            endpoint,
+            "--region",
+            "us-east-1",
+            "--runs-table",
+            &self.runs,
+            "--readings-table",
+            &self.readings,
+            "--create-tables",
+        ]
+        .map(str::to_string)
+        .to_vec()
+    }
 }
 
 /// Runs `scenario` on its own task, then `cleanup` whatever happened, then re-raises the

@@ -3,7 +3,9 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::{DEFAULT_DIMENSIONS, MAX_DIMENSIONS_PER_SET};
+use iot_core::model::SensorReading;
+
+use super::MAX_DIMENSIONS_PER_SET;
 
 /// A dimension a reading metric can carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -32,7 +34,8 @@ impl Dimension {
         }
     }
 
-    fn value_of(self, reading: &SensorReading) -> String {
+    /// The value this dimension takes for `reading`.
+    pub(super) fn value_of(self, reading: &SensorReading) -> String {
         match self {
             Self::SensorId => reading.sensor_id.as_str().to_string(),
             Self::User => reading.user.as_str().to_string(),
@@ -138,6 +141,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
+    use crate::emf::DEFAULT_DIMENSIONS;
 
     #[test]
     fn dimension_sets_parse_and_reject_nonsense() {

@@ -11,7 +11,7 @@ use iot_core::model::{Run, SensorReading};
 use iot_core::ports::Metrics;
 use serde_json::{Map, Value, json};
 
-use super::{Dimension, DimensionSets, MAX_VALUES_PER_METRIC, NAMESPACE};
+use super::{DimensionSets, MAX_VALUES_PER_METRIC, NAMESPACE};
 
 /// The [`Metrics`] port as CloudWatch EMF lines (see the [module documentation](crate::emf)).
 pub struct EmfMetrics {

@@ -7,9 +7,6 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
-use time::format_description::well_known::Rfc3339;
-use time::macros::format_description;
-use time::{Duration, OffsetDateTime, UtcOffset};
 use uuid::Uuid;
 
 use crate::error::ValidationError;
