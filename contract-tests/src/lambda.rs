@@ -159,6 +159,15 @@ impl HttpTarget for LambdaEventTarget {
         let answer = self.app.handle(event).await;
         response_from(&answer)
     }
+
+    fn reports_consumed_capacity(&self) -> bool {
+        true
+    }
+
+    /// A fresh function per target: its first event is the instance's first.
+    fn first_response_is_a_cold_start(&self) -> bool {
+        true
+    }
 }
 
 /// An API Gateway HTTP API (payload 2.0) event for `request` on the `$default` stage.
@@ -788,6 +797,12 @@ impl HttpTarget for EmulatorTarget {
     fn keeps_repeated_headers(&self) -> bool {
         false
     }
+
+    fn reports_consumed_capacity(&self) -> bool {
+        true
+    }
+
+    // The first response went to the readiness probe of `start`.
 }
 
 #[cfg(test)]

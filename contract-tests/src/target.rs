@@ -108,6 +108,19 @@ pub trait HttpTarget: Send + Sync {
     fn keeps_repeated_headers(&self) -> bool {
         true
     }
+
+    /// Capability: the store is DynamoDB, so responses report its consumed capacity
+    /// (`Server-Timing: rcu`, `wcu`). Elsewhere those metrics must be absent.
+    fn reports_consumed_capacity(&self) -> bool {
+        false
+    }
+
+    /// Capability: the target's first response comes from a Lambda instance that has just
+    /// started, so it reports its initialisation time (`Server-Timing: cold`). Elsewhere the first
+    /// response reports none.
+    fn first_response_is_a_cold_start(&self) -> bool {
+        false
+    }
 }
 
 /// A server reachable over a real socket.

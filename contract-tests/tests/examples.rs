@@ -6,8 +6,8 @@
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use contract_tests::env::TestDatabase;
 use http_body_util::BodyExt as _;
+use test_support::postgres::TestDatabase;
 use tower::ServiceExt as _;
 
 // `embed_postgres` includes `embed.rs` itself (as `embed_postgres::embed`).
