@@ -5,8 +5,8 @@
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use contract_tests::env::TestDatabase;
 use serde_json::Value;
+use test_support::postgres::TestDatabase;
 
 struct Server {
     url: String,
