@@ -5,21 +5,11 @@ use adapters_postgres::{PgOptions, PgStore};
 use app_ecs::db_secret::SecretCredentials;
 use iot_core::ports::RunStore as _;
 
-use crate::common::services_required;
-
-fn env(name: &str) -> Option<String> {
-    let value = std::env::var(name).ok().filter(|v| !v.is_empty());
-    assert!(
-        value.is_some() || !services_required(),
-        "{name} is not set but CI/CI_SERVICES_REQUIRED is"
-    );
-    value
-}
+use test_support::{database_url, dynamodb_endpoint};
 
 #[tokio::test]
 async fn a_rotated_password_in_the_secret_reaches_new_connections() {
-    let (Some(url), Some(endpoint)) = (env("TEST_DATABASE_URL"), env("TEST_DYNAMODB_ENDPOINT"))
-    else {
+    let (Some(url), Some(endpoint)) = (database_url(), dynamodb_endpoint()) else {
         eprintln!("SKIPPED: TEST_DATABASE_URL and TEST_DYNAMODB_ENDPOINT (moto) are needed");
         return;
     };
