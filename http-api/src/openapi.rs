@@ -240,12 +240,13 @@ fn refine_schemas(schemas: &mut Map<String, Value>) {
                 })
             })
             .collect();
-        let description = body.get("description").cloned();
+        let kept: Vec<(String, Value)> = ["description", "example"]
+            .into_iter()
+            .filter_map(|key| body.get(key).map(|v| (key.to_string(), v.clone())))
+            .collect();
         body.clear();
         body.insert("oneOf".into(), Value::Array(variants));
-        if let Some(description) = description {
-            body.insert("description".into(), description);
-        }
+        body.extend(kept);
     }
 }
 
