@@ -1,7 +1,7 @@
 //! [`ReadingStore`] on the readings table: one partition per run, sort key
 //! `<timestamp>#<sensorId>#<type>`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use async_trait::async_trait;
 use std::sync::atomic::AtomicBool;
@@ -232,42 +232,37 @@ impl ReadingStore for DynamoStore {
         //    with an earlier write is refused before anything is written.
         let distinct = distinct_keys(readings);
         let mut stored = self.stored_items(&distinct).await?;
+        let mut keys = Vec::new();
         let mut to_write = Vec::new();
-        let mut written_before: HashMap<(String, String), bool> = HashMap::new();
         for (key, reading) in &distinct {
-            match stored.remove(key) {
+            let known = match stored.remove(key) {
                 Some(item) => {
                     if !reading_from_item(&item)?.same_value_as(reading) {
                         return Err(StoreError::Conflict(conflict_detail(reading)));
                     }
-                    if item.contains_key(BATCH) {
-                        // Held by a batch that may still take it back: pin it (write_once).
-                        to_write.push((*reading, Some(item)));
-                    } else {
-                        written_before.insert(key.clone(), true);
+                    if !item.contains_key(BATCH) {
+                        continue;
                     }
+                    // Held by a batch that may still take it back: pin it (write_once).
+                    Some(item)
                 }
-                None => to_write.push((*reading, None)),
-            }
+                None => None,
+            };
+            keys.push(key);
+            to_write.push((*reading, known));
         }
         // 2. Write the rest once each, all or nothing (see `write_once`).
         let batch = uuid::Uuid::new_v4().to_string();
-        let keys: Vec<(String, String)> = to_write
-            .iter()
-            .map(|(reading, _)| reading_key_strings(reading))
-            .collect();
         let outcomes = self.write_batch_once(&batch, to_write).await?;
-        for (key, outcome) in keys.into_iter().zip(outcomes) {
-            written_before.insert(key, !matches!(outcome, KeyOutcome::Written));
-        }
+        let written: HashSet<&(String, String)> = keys
+            .into_iter()
+            .zip(outcomes)
+            .filter(|(_, outcome)| matches!(outcome, KeyOutcome::Written))
+            .map(|(key, _)| key)
+            .collect();
         Ok(readings
             .iter()
-            .map(|r| {
-                !written_before
-                    .get(&reading_key_strings(r))
-                    .copied()
-                    .unwrap_or(false)
-            })
+            .map(|r| written.contains(&reading_key_strings(r)))
             .collect())
     }
 
