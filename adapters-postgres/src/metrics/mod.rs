@@ -32,12 +32,12 @@
 //! assert!(text.contains("# TYPE runs_started_total counter"));
 //! ```
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fmt;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use iot_core::model::{Run, RunId, SensorReading};
+use iot_core::model::{Run, SensorReading};
 use iot_core::ports::Metrics;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -46,8 +46,14 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-/// Content type of [`PrometheusMetrics::render`]'s output.
-pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+use series::{RunSeries, SERIES_PER_LABEL_SET, Tracked};
+
+mod exposition;
+#[cfg(test)]
+mod fixtures;
+mod series;
+
+pub use exposition::CONTENT_TYPE;
 
 /// How long finished runs keep their sensor series by default.
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(300);
@@ -59,10 +65,6 @@ pub const DEFAULT_IDLE_EXPIRY: Duration = Duration::from_secs(2 * 3600);
 /// The default cap on sensor series: five runs of 100 sensors × 3 types (3,000 series) several
 /// times over, and about 1.5 MB of exposition.
 pub const DEFAULT_MAX_SERIES: usize = 10_000;
-
-/// Every label set of a sensor is exposed twice: `sensor_data_value` and
-/// `sensor_data_ingested_total`.
-const SERIES_PER_LABEL_SET: usize = 2;
 
 /// Buckets of `http_request_duration_seconds`.
 const HTTP_BUCKETS: [f64; 13] = [
@@ -109,38 +111,6 @@ fn http_histogram() -> Histogram {
 
 fn store_histogram() -> Histogram {
     Histogram::new(STORE_BUCKETS)
-}
-
-/// The sensor series of one run, and when it finished (as seen by this process).
-#[derive(Debug)]
-struct RunSeries {
-    labels: HashSet<SensorLabels>,
-    finished: Option<Instant>,
-    last_update: Instant,
-}
-
-/// The runs whose sensor series are exposed, and how many label sets they hold in all.
-#[derive(Debug, Default)]
-struct Tracked {
-    runs: HashMap<RunId, RunSeries>,
-    label_sets: usize,
-}
-
-impl Tracked {
-    /// The run to evict first, other than `keep`: finished runs before running ones, each group
-    /// oldest first (by finish, resp. last update).
-    fn eviction_candidate(&self, keep: RunId) -> Option<RunId> {
-        self.runs
-            .iter()
-            .filter(|(id, _)| **id != keep)
-            .min_by_key(|(_, run)| {
-                (
-                    run.finished.is_none(),
-                    run.finished.unwrap_or(run.last_update),
-                )
-            })
-            .map(|(id, _)| *id)
-    }
 }
 
 /// Prometheus registry behind the [`Metrics`] port, plus HTTP timings.
@@ -282,109 +252,6 @@ impl PrometheusMetrics {
             })
             .observe(elapsed.as_secs_f64());
     }
-
-    /// Drops the sensor series of runs finished at least `retention` before `now`, and of runs
-    /// not updated for `idle_expiry`. Returns how many runs were dropped.
-    pub fn prune(&self, now: Instant) -> usize {
-        let mut tracked = self.lock_series();
-        let Tracked { runs, label_sets } = &mut *tracked;
-        let before = runs.len();
-        runs.retain(|_, run| {
-            let expired = match run.finished {
-                Some(finished) => now.saturating_duration_since(finished) >= self.retention,
-                None => now.saturating_duration_since(run.last_update) >= self.idle_expiry,
-            };
-            if expired {
-                *label_sets -= self.remove_series(run);
-            }
-            !expired
-        });
-        before - runs.len()
-    }
-
-    /// Removes the exposed series of `run`; returns how many label sets it held.
-    fn remove_series(&self, run: &RunSeries) -> usize {
-        for labels in &run.labels {
-            self.sensor_value.remove(labels);
-            self.sensor_ingested.remove(labels);
-        }
-        run.labels.len()
-    }
-
-    /// Evicts runs other than `keep` until one more label set fits under the cap. Returns
-    /// whether it fits.
-    fn make_room(&self, tracked: &mut Tracked, keep: RunId) -> bool {
-        let max_label_sets = self.max_series / SERIES_PER_LABEL_SET;
-        while tracked.label_sets >= max_label_sets {
-            let Some(victim) = tracked.eviction_candidate(keep) else {
-                return false;
-            };
-            if let Some(run) = tracked.runs.remove(&victim) {
-                let removed = self.remove_series(&run);
-                tracked.label_sets -= removed;
-                self.series_evicted
-                    .inc_by((removed * SERIES_PER_LABEL_SET) as u64);
-            }
-        }
-        true
-    }
-
-    /// Number of runs whose sensor series are currently exposed.
-    pub fn tracked_runs(&self) -> usize {
-        self.lock_series().runs.len()
-    }
-
-    /// Number of sensor series currently exposed (both families).
-    pub fn sensor_series(&self) -> usize {
-        self.lock_series().label_sets * SERIES_PER_LABEL_SET
-    }
-
-    /// The exposition in the Prometheus text format 0.0.4 ([`CONTENT_TYPE`]), after a
-    /// [`Self::prune`] at the current instant.
-    pub fn render(&self) -> String {
-        self.prune(Instant::now());
-        let mut open_metrics = String::new();
-        if let Err(e) = prometheus_client::encoding::text::encode(&mut open_metrics, &self.registry)
-        {
-            tracing::error!(error = %e, "encoding metrics failed");
-        }
-        to_text_format(&open_metrics)
-    }
-}
-
-/// Turns prometheus-client's OpenMetrics text into the Prometheus text format 0.0.4 that
-/// `promtool check metrics` and every Prometheus version read: counter families are named after
-/// their `_total` samples, and the OpenMetrics-only `# UNIT` and `# EOF` lines go.
-fn to_text_format(open_metrics: &str) -> String {
-    let counters: HashSet<&str> = open_metrics
-        .lines()
-        .filter_map(|l| l.strip_prefix("# TYPE "))
-        .filter_map(|l| l.strip_suffix(" counter"))
-        .collect();
-    let mut out = String::with_capacity(open_metrics.len() + 16 * counters.len());
-    for line in open_metrics.lines() {
-        if line == "# EOF" || line.starts_with("# UNIT ") {
-            continue;
-        }
-        let descriptor = ["# HELP ", "# TYPE "]
-            .into_iter()
-            .find_map(|p| line.strip_prefix(p).map(|rest| (p, rest)));
-        match descriptor {
-            Some((prefix, rest)) => {
-                let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
-                out.push_str(prefix);
-                out.push_str(name);
-                if counters.contains(name) && !name.ends_with("_total") {
-                    out.push_str("_total");
-                }
-                out.push(' ');
-                out.push_str(tail);
-            }
-            None => out.push_str(line),
-        }
-        out.push('\n');
-    }
-    out
 }
 
 impl Metrics for PrometheusMetrics {
@@ -448,47 +315,11 @@ impl Metrics for PrometheusMetrics {
 
 #[cfg(test)]
 mod tests {
+    //! What the registry records, as the exposition shows it.
+
+    use super::fixtures::{reading, run};
     use super::*;
-    use iot_core::model::{ReadingType, RunStatus, SensorId, Timestamp, Username};
-
-    fn run(id: RunId, status: RunStatus) -> Run {
-        let now = Timestamp::from_unix_micros(1_800_000_000_000_000).unwrap();
-        Run {
-            id,
-            username: Username::parse("alice").unwrap(),
-            status,
-            started_at: now,
-            finished_at: None,
-            deadline: now.plus_micros(180_000_000),
-            duration_secs: 60,
-            interval_secs: 5.0,
-            sensor_ids: vec![SensorId::parse("s-1").unwrap()],
-            error_message: None,
-            grafana_url: None,
-        }
-    }
-
-    fn reading(run_id: RunId, value: f64) -> SensorReading {
-        sensor_reading(run_id, "s-1", value)
-    }
-
-    fn sensor_reading(run_id: RunId, sensor: &str, value: f64) -> SensorReading {
-        SensorReading {
-            run_id,
-            sensor_id: SensorId::parse(sensor).unwrap(),
-            kind: ReadingType::Temperature,
-            value,
-            timestamp: Timestamp::from_unix_micros(1_800_000_000_000_000).unwrap(),
-            user: Username::parse("alice").unwrap(),
-        }
-    }
-
-    fn series_lines(text: &str, run_id: RunId) -> Vec<String> {
-        text.lines()
-            .filter(|l| l.contains(&format!("run=\"{run_id}\"")))
-            .map(str::to_owned)
-            .collect()
-    }
+    use iot_core::model::{RunId, RunStatus};
 
     #[test]
     fn series_present_after_ingest_with_the_dashboard_labels() {
@@ -513,120 +344,6 @@ mod tests {
     }
 
     #[test]
-    fn finished_run_kept_before_retention_and_dropped_after() {
-        let metrics = PrometheusMetrics::new(Duration::from_secs(300));
-        let id = RunId::from_uuid(uuid::Uuid::new_v4());
-        let other = RunId::from_uuid(uuid::Uuid::new_v4());
-        metrics.readings_ingested(&[reading(id, 1.0), reading(other, 2.0)]);
-        metrics.run_finished(&run(id, RunStatus::Success));
-        let finished = Instant::now();
-
-        assert_eq!(metrics.prune(finished + Duration::from_secs(299)), 0);
-        assert_eq!(series_lines(&metrics.render(), id).len(), 2);
-
-        assert_eq!(metrics.prune(finished + Duration::from_secs(301)), 1);
-        let text = metrics.render();
-        assert!(series_lines(&text, id).is_empty(), "{text}");
-        // Running runs keep theirs; the finish is counted.
-        assert_eq!(series_lines(&text, other).len(), 2);
-        assert!(text.contains(r#"runs_finished_total{status="SUCCESS"} 1"#));
-        assert_eq!(metrics.tracked_runs(), 1);
-    }
-
-    #[test]
-    fn zero_retention_drops_at_the_next_render() {
-        let metrics = PrometheusMetrics::new(Duration::ZERO);
-        let id = RunId::from_uuid(uuid::Uuid::new_v4());
-        metrics.readings_ingested(&[reading(id, 1.0)]);
-        assert_eq!(series_lines(&metrics.render(), id).len(), 2);
-        metrics.run_finished(&run(id, RunStatus::Timeout));
-        assert!(series_lines(&metrics.render(), id).is_empty());
-    }
-
-    #[test]
-    fn idle_series_expire_without_a_finish() {
-        let metrics =
-            PrometheusMetrics::with_idle_expiry(Duration::from_secs(300), Duration::from_secs(60));
-        let id = RunId::from_uuid(uuid::Uuid::new_v4());
-        metrics.readings_ingested(&[reading(id, 1.0)]);
-        let now = Instant::now();
-        assert_eq!(metrics.prune(now + Duration::from_secs(30)), 0);
-        assert_eq!(metrics.prune(now + Duration::from_secs(61)), 1);
-    }
-
-    fn new_run_id() -> RunId {
-        RunId::from_uuid(uuid::Uuid::new_v4())
-    }
-
-    /// Feeds `sensors` sensors of one type into `id`.
-    fn feed(metrics: &PrometheusMetrics, id: RunId, sensors: usize) {
-        let readings: Vec<_> = (0..sensors)
-            .map(|i| sensor_reading(id, &format!("s-{i}"), 1.0))
-            .collect();
-        metrics.readings_ingested(&readings);
-    }
-
-    #[test]
-    fn finished_runs_are_evicted_first_then_the_longest_idle() {
-        // Room for 3 label sets (6 series).
-        let metrics = PrometheusMetrics::new(Duration::from_secs(300)).with_max_series(6);
-        let (idle, finished, fresh, newcomer) =
-            (new_run_id(), new_run_id(), new_run_id(), new_run_id());
-        feed(&metrics, idle, 1);
-        feed(&metrics, finished, 1);
-        feed(&metrics, fresh, 1);
-        metrics.run_finished(&run(finished, RunStatus::Success));
-
-        feed(&metrics, newcomer, 1);
-        let text = metrics.render();
-        assert!(series_lines(&text, finished).is_empty(), "{text}");
-        assert_eq!(series_lines(&text, idle).len(), 2, "{text}");
-        assert!(text.contains("sensor_series_evicted_total 2"), "{text}");
-
-        feed(&metrics, fresh, 1);
-        feed(&metrics, new_run_id(), 1);
-        let text = metrics.render();
-        assert!(series_lines(&text, idle).is_empty(), "{text}");
-        assert_eq!(series_lines(&text, fresh).len(), 2, "{text}");
-        assert_eq!(series_lines(&text, newcomer).len(), 2, "{text}");
-        assert_eq!(metrics.sensor_series(), 6);
-        assert!(text.contains("sensor_series_evicted_total 4"), "{text}");
-    }
-
-    #[test]
-    fn a_run_larger_than_the_cap_keeps_what_fits_and_counts_the_rest() {
-        let metrics = PrometheusMetrics::new(Duration::from_secs(300)).with_max_series(10);
-        let id = new_run_id();
-        feed(&metrics, id, 8);
-        let text = metrics.render();
-        assert_eq!(series_lines(&text, id).len(), 10, "{text}");
-        assert!(text.contains("sensor_series_evicted_total 6"), "{text}");
-        // Known series keep being updated.
-        metrics.readings_ingested(&[sensor_reading(id, "s-0", 7.5)]);
-        assert!(metrics.render().contains(&format!(
-            r#"sensor_data_value{{sensor_id="s-0",type="temperature",user="alice",run="{id}"}} 7.5"#
-        )));
-    }
-
-    #[test]
-    fn series_never_exceed_the_cap_under_churn() {
-        let metrics = PrometheusMetrics::new(Duration::from_secs(300)).with_max_series(100);
-        for _ in 0..200 {
-            let id = new_run_id();
-            feed(&metrics, id, 7);
-            metrics.run_finished(&run(id, RunStatus::Success));
-            assert!(metrics.sensor_series() <= 100);
-        }
-        let text = metrics.render();
-        let exposed = text
-            .lines()
-            .filter(|l| l.starts_with("sensor_data_"))
-            .count();
-        assert_eq!(exposed, metrics.sensor_series());
-        assert!((90..=100).contains(&exposed), "{exposed}");
-    }
-
-    #[test]
     fn http_and_store_histograms() {
         let metrics = PrometheusMetrics::default();
         metrics.observe_http("GET", "/api/runs/{id}", 200, Duration::from_millis(3));
@@ -641,15 +358,6 @@ mod tests {
                 r#"store_operation_duration_seconds_count{operation="get_run",outcome="error"} 1"#
             ),
             "{text}"
-        );
-    }
-
-    #[test]
-    fn text_format_renames_counter_families() {
-        let om = "# HELP a_seconds X.\n# TYPE a_seconds counter\n# UNIT a_seconds seconds\na_seconds_total 1\n# HELP b Y.\n# TYPE b gauge\nb 2\n# EOF\n";
-        assert_eq!(
-            to_text_format(om),
-            "# HELP a_seconds_total X.\n# TYPE a_seconds_total counter\na_seconds_total 1\n# HELP b Y.\n# TYPE b gauge\nb 2\n"
         );
     }
 }
