@@ -1,5 +1,8 @@
 //! Driving one workload against one target through the public API only: start a run, send its
 //! readings (single or batch, closed or open loop), finish it, and record what happened.
+//!
+//! The workload and its schedule of requests are in `workload`; what a run recorded and its
+//! summary in `record`.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -7,209 +10,19 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use hdrhistogram::Histogram;
 use indicatif::ProgressBar;
-use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::timing::ServerTiming;
+use record::{Recorder, summarise};
 
-/// A backend to drive: `NAME=URL`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Target {
-    /// Label in the reports (`ecs`, `serverless`, …).
-    pub name: String,
-    /// Base URL of the API (the path before `/api/…`).
-    pub url: String,
-}
+mod record;
+mod workload;
 
-impl std::str::FromStr for Target {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (name, url) = s
-            .split_once('=')
-            .ok_or_else(|| format!("`{s}`: expected NAME=URL"))?;
-        if name.is_empty() || !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(format!("`{s}`: expected NAME=URL with an http(s) URL"));
-        }
-        Ok(Self {
-            name: name.to_string(),
-            url: url.trim_end_matches('/').to_string(),
-        })
-    }
-}
-
-/// How requests are paced.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase", tag = "kind")]
-pub enum Pace {
-    /// `concurrency` senders, each sending its next request when the previous one is answered.
-    Closed {
-        /// Senders.
-        concurrency: usize,
-    },
-    /// Requests started at a fixed rate whatever the answers; latency counts from the instant a
-    /// request was due (corrected for coordinated omission).
-    Open {
-        /// Requests per second.
-        rate: f64,
-    },
-}
-
-/// The same simulated fleet for every target.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Workload {
-    /// Sensors of the run.
-    pub sensors: u32,
-    /// Readings per sensor.
-    pub readings: u32,
-    /// Milliseconds between two readings of one sensor (their timestamps).
-    pub interval_ms: u64,
-    /// Readings per request (`None`: one `POST /api/sensors/data` per reading).
-    pub batch: Option<u32>,
-    /// Pacing.
-    pub pace: Pace,
-    /// `X-User` of the runs.
-    pub user: String,
-}
-
-impl Workload {
-    /// Requests the workload sends.
-    pub fn requests(&self) -> usize {
-        let readings = self.sensors as usize * self.readings as usize;
-        match self.batch {
-            Some(size) => readings.div_ceil(size.max(1) as usize),
-            None => readings,
-        }
-    }
-
-    fn sensor_ids(&self) -> Vec<String> {
-        (1..=self.sensors).map(|s| format!("sensor-{s}")).collect()
-    }
-
-    /// Every request's readings, each with a client timestamp so that a retry is a replay.
-    fn operations(&self, base: time::OffsetDateTime) -> Vec<Vec<Value>> {
-        let ids = self.sensor_ids();
-        let mut readings = Vec::with_capacity(ids.len() * self.readings as usize);
-        for i in 0..self.readings {
-            let at = base + Duration::from_millis(u64::from(i) * self.interval_ms);
-            let timestamp = format_timestamp(at);
-            for (s, id) in ids.iter().enumerate() {
-                let value = 18.0 + f64::from((i + s as u32 * 7) % 80) / 10.0;
-                readings.push(json!({
-                    "sensorId": id, "type": "temperature", "reading": value, "timestamp": timestamp,
-                }));
-            }
-        }
-        let size = self.batch.map_or(1, |b| b.max(1) as usize);
-        readings.chunks(size).map(<[Value]>::to_vec).collect()
-    }
-}
-
-fn format_timestamp(at: time::OffsetDateTime) -> String {
-    let at = at.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
-        at.year(),
-        u8::from(at.month()),
-        at.day(),
-        at.hour(),
-        at.minute(),
-        at.second(),
-        at.microsecond()
-    )
-}
-
-/// Latency figures, in milliseconds.
-#[derive(Debug, Clone, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Latency {
-    /// Median.
-    pub p50: f64,
-    /// 90th percentile.
-    pub p90: f64,
-    /// 99th percentile.
-    pub p99: f64,
-    /// 99.9th percentile.
-    pub p999: f64,
-    /// Slowest.
-    pub max: f64,
-    /// Mean.
-    pub mean: f64,
-}
-
-/// What the backend said about its own costs, summed over the run's requests.
-#[derive(Debug, Clone, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BackendCosts {
-    /// Responses that carried `Server-Timing`.
-    pub requests_with_timing: u64,
-    /// Mean `app` time per request, ms.
-    pub app_ms_mean: f64,
-    /// Mean `store` time per request, ms.
-    pub store_ms_mean: f64,
-    /// Store time over app time.
-    pub store_share: f64,
-    /// Mean of each request's `app` time rounded up to the next millisecond (Lambda billing).
-    pub billed_ms_per_request: f64,
-    /// DynamoDB read units per request.
-    pub rcu_per_request: f64,
-    /// DynamoDB write units per request.
-    pub wcu_per_request: f64,
-    /// Responses that carried `cold` (Lambda instances started).
-    pub cold_starts: u64,
-    /// Longest initialisation seen, ms.
-    pub cold_ms_max: f64,
-}
-
-/// The outcome on one target.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TargetResult {
-    /// Target label.
-    pub name: String,
-    /// Target URL.
-    pub url: String,
-    /// The run it started (absent when the start failed).
-    pub run_id: Option<String>,
-    /// The run's final status as the API answered it (`SUCCESS`, `FAILED`, or `UNKNOWN`).
-    pub status: String,
-    /// Whether Ctrl-C ended it early.
-    pub interrupted: bool,
-    /// Requests sent to completion (success or not).
-    pub requests: u64,
-    /// Readings the API accepted (`201`) or recognised as replays (`200`).
-    pub readings: u64,
-    /// From the first request to the last answer, seconds.
-    pub duration_secs: f64,
-    /// Requests answered per second.
-    pub requests_per_second: f64,
-    /// Readings stored per second.
-    pub readings_per_second: f64,
-    /// Latency of a request (retries included), ms.
-    pub latency_ms: Latency,
-    /// Latency distribution: `[ms, fraction of requests at or below]`.
-    pub cdf: Vec<[f64; 2]>,
-    /// Requests answered in each second of the run.
-    pub timeline: Vec<u64>,
-    /// Final answers by status (`"201"`, `"503"`, `"transport"` …).
-    pub statuses: BTreeMap<String, u64>,
-    /// Requests that failed after their retries.
-    pub errors: u64,
-    /// Retries sent (same body, same timestamps).
-    pub retries: u64,
-    /// Requests answered `200`: a retry of a reading already stored.
-    pub replays: u64,
-    /// Mean bytes per request, both ways (bodies plus a fixed header estimate).
-    pub bytes_per_request: f64,
-    /// What `Server-Timing` reported.
-    pub backend: BackendCosts,
-    /// Why the run could not start or finish, if it could not.
-    pub problem: Option<String>,
-}
+pub use record::{BackendCosts, Latency, TargetResult};
+pub use workload::{Pace, Target, Workload};
 
 /// Whatever `drive` needs besides the workload.
 #[derive(Debug, Clone)]
@@ -220,66 +33,6 @@ pub struct Driver {
 
 const HEADER_BYTES: u64 = 400;
 const MAX_RETRIES: u32 = 3;
-
-#[derive(Debug)]
-struct Recorder {
-    histogram: Histogram<u64>,
-    timeline: Vec<u64>,
-    statuses: BTreeMap<String, u64>,
-    requests: u64,
-    readings: u64,
-    errors: u64,
-    retries: u64,
-    replays: u64,
-    bytes: u64,
-    timing_count: u64,
-    app_ms: f64,
-    store_ms: f64,
-    billed_ms: f64,
-    rcu: f64,
-    wcu: f64,
-    colds: u64,
-    cold_max: f64,
-}
-
-impl Recorder {
-    fn new() -> anyhow::Result<Self> {
-        Ok(Self {
-            histogram: Histogram::new_with_bounds(1, 3_600_000_000, 3)?,
-            timeline: Vec::new(),
-            statuses: BTreeMap::new(),
-            requests: 0,
-            readings: 0,
-            errors: 0,
-            retries: 0,
-            replays: 0,
-            bytes: 0,
-            timing_count: 0,
-            app_ms: 0.0,
-            store_ms: 0.0,
-            billed_ms: 0.0,
-            rcu: 0.0,
-            wcu: 0.0,
-            colds: 0,
-            cold_max: 0.0,
-        })
-    }
-
-    fn timing(&mut self, t: ServerTiming) {
-        if let Some(app) = t.app_ms {
-            self.timing_count += 1;
-            self.app_ms += app;
-            self.billed_ms += app.ceil().max(1.0);
-        }
-        self.store_ms += t.store_ms.unwrap_or_default();
-        self.rcu += t.rcu;
-        self.wcu += t.wcu;
-        if let Some(cold) = t.cold_ms {
-            self.colds += 1;
-            self.cold_max = self.cold_max.max(cold);
-        }
-    }
-}
 
 /// One request's final answer.
 struct Answer {
@@ -641,102 +394,4 @@ impl Driver {
 
 fn tracing_like_warn(message: &str) {
     eprintln!("warning: {message}");
-}
-
-fn summarise(result: &mut TargetResult, r: &Recorder, elapsed: f64) {
-    let ms = |v: u64| v as f64 / 1000.0;
-    let h = &r.histogram;
-    if !h.is_empty() {
-        result.latency_ms = Latency {
-            p50: ms(h.value_at_quantile(0.5)),
-            p90: ms(h.value_at_quantile(0.9)),
-            p99: ms(h.value_at_quantile(0.99)),
-            p999: ms(h.value_at_quantile(0.999)),
-            max: ms(h.max()),
-            mean: h.mean() / 1000.0,
-        };
-        let mut quantiles: Vec<f64> = (0..100).map(|q| f64::from(q) / 100.0).collect();
-        quantiles.extend([0.995, 0.999, 1.0]);
-        result.cdf = quantiles
-            .into_iter()
-            .map(|q| [ms(h.value_at_quantile(q)), q])
-            .collect();
-    }
-    result.requests = r.requests;
-    result.readings = r.readings;
-    result.duration_secs = elapsed;
-    if elapsed > 0.0 {
-        result.requests_per_second = r.requests as f64 / elapsed;
-        result.readings_per_second = r.readings as f64 / elapsed;
-    }
-    result.timeline = r.timeline.clone();
-    result.statuses = r.statuses.clone();
-    result.errors = r.errors;
-    result.retries = r.retries;
-    result.replays = r.replays;
-    let requests = r.requests.max(1) as f64;
-    result.bytes_per_request = r.bytes as f64 / requests;
-    let timed = r.timing_count.max(1) as f64;
-    result.backend = BackendCosts {
-        requests_with_timing: r.timing_count,
-        app_ms_mean: r.app_ms / timed,
-        store_ms_mean: r.store_ms / timed,
-        store_share: if r.app_ms > 0.0 {
-            r.store_ms / r.app_ms
-        } else {
-            0.0
-        },
-        billed_ms_per_request: r.billed_ms / timed,
-        rcu_per_request: r.rcu / timed,
-        wcu_per_request: r.wcu / timed,
-        cold_starts: r.colds,
-        cold_ms_max: r.cold_max,
-    };
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-
-    fn workload(batch: Option<u32>) -> Workload {
-        Workload {
-            sensors: 3,
-            readings: 5,
-            interval_ms: 200,
-            batch,
-            pace: Pace::Closed { concurrency: 2 },
-            user: "sim".into(),
-        }
-    }
-
-    #[test]
-    fn targets_are_name_equals_url() {
-        let t: Target = "ecs=http://127.0.0.1:8080/".parse().unwrap();
-        assert_eq!(
-            (t.name.as_str(), t.url.as_str()),
-            ("ecs", "http://127.0.0.1:8080")
-        );
-        assert!("ecs".parse::<Target>().is_err());
-        assert!("ecs=ftp://x".parse::<Target>().is_err());
-    }
-
-    #[test]
-    fn every_reading_has_a_distinct_key_and_batches_hold_them_all() {
-        let base = time::macros::datetime!(2026-11-30 10:00:00 UTC);
-        let single = workload(None).operations(base);
-        assert_eq!(single.len(), 15);
-        let keys: std::collections::HashSet<String> = single
-            .iter()
-            .map(|op| format!("{}{}", op[0]["sensorId"], op[0]["timestamp"]))
-            .collect();
-        assert_eq!(keys.len(), 15);
-        assert_eq!(single[3][0]["timestamp"], "2026-11-30T10:00:00.200000Z");
-        let batches = workload(Some(4)).operations(base);
-        assert_eq!(
-            batches.iter().map(Vec::len).collect::<Vec<_>>(),
-            [4, 4, 4, 3]
-        );
-        assert_eq!(workload(Some(4)).requests(), 4);
-    }
 }
