@@ -1,6 +1,6 @@
 //! Table set-up for local and test runs: creating both tables with their indexes, waiting until
 //! they are `ACTIVE`, deleting them. Production tables come from Terraform; the key design is in
-//! the crate documentation.
+//! the crate's README ("Design").
 
 use std::time::{Duration, Instant};
 

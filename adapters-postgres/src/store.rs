@@ -53,6 +53,14 @@ fn plain_on_loopback(url: &str, host: &str) -> bool {
 }
 
 /// Runs and readings in PostgreSQL; cheap to clone (the pool is shared).
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), iot_core::StoreError> {
+/// use adapters_postgres::{PgOptions, PgStore};
+/// let store = PgStore::connect("postgres://iot:iot@127.0.0.1:5432/iot", &PgOptions::default()).await?;
+/// store.migrate().await?;
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug)]
 pub struct PgStore {
     pool: PgPool,

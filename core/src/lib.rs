@@ -2,7 +2,7 @@
 //!
 //! The domain of iot-playground, at the centre of the hexagon: what a simulation [`Run`] and a
 //! [`SensorReading`] are, the rules they obey (validation, capacity, lazy timeout, idempotent
-//! ingestion), the two services that apply them, and the [ports](ports) that adapters implement.
+//! ingestion), the two services that apply them, and the [ports] that adapters implement.
 //! It knows nothing of HTTP, SQL or AWS.
 //!
 //! ```

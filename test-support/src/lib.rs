@@ -1,4 +1,7 @@
-#![doc = include_str!("../README.md")]
+//! Fixtures shared by the test suites of iot-playground (a dev-dependency only, not published):
+//! the service-or-fail rule, fresh PostgreSQL databases, unique names and EMF checks.
+//!
+//! The crate's `README.md` lists what it holds ("Contents") and how it is tested ("Tests").
 
 pub mod emf;
 pub mod postgres;

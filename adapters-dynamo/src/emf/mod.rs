@@ -1,6 +1,6 @@
 //! Business metrics as CloudWatch [Embedded Metric Format] (EMF) lines.
 //!
-//! [`EmfMetrics`] implements [`Metrics`]: it writes JSON documents, one per line, to a writer
+//! [`EmfMetrics`] implements [`Metrics`](iot_core::ports::Metrics): it writes JSON documents, one per line, to a writer
 //! (stdout in Lambda, where CloudWatch Logs extracts the metrics; a capture buffer in tests).
 //! Nothing calls the CloudWatch API: no `PutMetricData`, no network, no waiting on AWS.
 //!
