@@ -14,6 +14,7 @@ mod consumed;
 mod error;
 mod query;
 mod readings;
+mod retention;
 mod runs;
 mod tables;
 mod write_once;
@@ -40,6 +41,9 @@ pub struct DynamoConfig {
     pub operation_timeout: Duration,
     /// Longest time one attempt of an SDK call may take.
     pub attempt_timeout: Duration,
+    /// How long runs and readings are kept after a run's deadline (`RETENTION_DAYS`); `None`
+    /// keeps them forever. Written items carry their expiry for DynamoDB's time to live.
+    pub retention: Option<Duration>,
 }
 
 impl DynamoConfig {
@@ -58,6 +62,7 @@ impl Default for DynamoConfig {
             readings_table: Self::DEFAULT_READINGS_TABLE.into(),
             operation_timeout: Duration::from_secs(5),
             attempt_timeout: Duration::from_secs(2),
+            retention: None,
         }
     }
 }
@@ -80,6 +85,7 @@ pub struct DynamoStore {
     client: Client,
     runs_table: String,
     readings_table: String,
+    retention: Option<Duration>,
 }
 
 impl DynamoStore {
@@ -111,6 +117,7 @@ impl DynamoStore {
             client,
             runs_table: config.runs_table.clone(),
             readings_table: config.readings_table.clone(),
+            retention: config.retention,
         }
     }
 
@@ -120,3 +127,4 @@ impl DynamoStore {
     }
 }
 pub mod emf;
+pub use retention::{EXPIRES_AT, READING_SLACK};

@@ -170,6 +170,7 @@ impl DynamoStore {
     fn idempotency_put(&self, run: &Run, key: &IdempotencyKey) -> Result<Put, StoreError> {
         let mut item = idempotency_item_key(&run.username, key);
         item.insert("runId".to_string(), s(run.id.to_string()));
+        self.stamp_run_expiry(&mut item, run.deadline);
         Put::builder()
             .table_name(&self.runs_table)
             .set_item(Some(item))
@@ -365,9 +366,11 @@ impl RunStore for DynamoStore {
                 continue;
             }
 
+            let mut item = run_item(run);
+            self.stamp_run_expiry(&mut item, run.deadline);
             let put = Put::builder()
                 .table_name(&self.runs_table)
-                .set_item(Some(run_item(run)))
+                .set_item(Some(item))
                 .condition_expression("attribute_not_exists(#pk)")
                 .expression_attribute_names("#pk", PK)
                 .build()
@@ -610,6 +613,11 @@ impl RunStore for DynamoStore {
         let mut runs = self.read_runs(expired).await?;
         runs.sort_by_key(|r| (r.deadline, r.id));
         Ok(runs)
+    }
+
+    async fn purge_runs(&self, _cutoff: Timestamp, _max: u32) -> Result<u32, StoreError> {
+        // Items carry their expiry; DynamoDB's time to live deletes them (see `retention`).
+        Ok(0)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -20,9 +20,10 @@ use crate::error::{build_error, sdk_error};
 const TABLE_WAIT: Duration = Duration::from_secs(60);
 
 impl DynamoStore {
-    /// Creates both tables (on-demand billing, GSIs included) unless they exist, and waits until
-    /// they and their indexes are `ACTIVE`. Idempotent. For local and test runs: production
-    /// tables come from Terraform.
+    /// Creates both tables (on-demand billing, GSIs included) unless they exist, waits until
+    /// they and their indexes are `ACTIVE`, and turns their time to live on (on `expiresAt`,
+    /// which only items written with a retention period carry). Idempotent. For local and test
+    /// runs: production tables come from Terraform.
     ///
     /// # Errors
     /// `Unavailable`/`Internal` when DynamoDB refuses, or the tables are not active within 60 s.
@@ -97,6 +98,7 @@ impl DynamoStore {
         let deadline = Instant::now() + TABLE_WAIT;
         for table in [&self.runs_table, &self.readings_table] {
             self.wait_active(table, deadline).await?;
+            self.enable_time_to_live(table).await?;
         }
         tracing::info!(
             runs = %self.runs_table,

@@ -215,6 +215,7 @@ impl DynamoStore {
         batch: Option<&str>,
     ) -> Result<Put, StoreError> {
         let mut item = reading_item(reading);
+        self.stamp_reading_expiry(&mut item);
         if let Some(id) = batch {
             item.insert(BATCH.into(), s(id));
         }

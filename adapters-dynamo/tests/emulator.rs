@@ -35,6 +35,7 @@ fn test_config(endpoint: &str) -> DynamoConfig {
         readings_table: tables.readings,
         operation_timeout: PATIENT,
         attempt_timeout: PATIENT / 2,
+        retention: None,
     }
 }
 
@@ -403,4 +404,131 @@ fn the_default_config_names_the_documented_tables_and_timeouts() {
         (Duration::from_secs(5), Duration::from_secs(2))
     );
     assert_eq!(config.endpoint, None);
+}
+
+/// Every item of the table, read by a scan (the tables of one test are small).
+async fn scan_all(
+    store: &DynamoStore,
+    table: &str,
+) -> Vec<std::collections::HashMap<String, AttributeValue>> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let page = store
+            .client()
+            .scan()
+            .table_name(table)
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap();
+        items.extend(page.items.unwrap_or_default());
+        start = page.last_evaluated_key;
+        if start.is_none() {
+            return items;
+        }
+    }
+}
+
+fn expires_at(item: &std::collections::HashMap<String, AttributeValue>) -> Option<i64> {
+    match item.get(adapters_dynamo::EXPIRES_AT) {
+        Some(AttributeValue::N(n)) => Some(n.parse().unwrap()),
+        _ => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_retention_items_carry_their_expiry_for_the_time_to_live() {
+    let Some(endpoint) = dynamodb_endpoint() else {
+        return;
+    };
+    const DAY: i64 = 86_400;
+    let config = DynamoConfig {
+        retention: Some(Duration::from_secs(3 * 86_400)),
+        ..test_config(&endpoint)
+    };
+    let store = DynamoStore::connect(&config).await;
+    with_store(store, move |store| async move {
+        for table in [&config.runs_table, &config.readings_table] {
+            let ttl = store
+                .client()
+                .describe_time_to_live()
+                .table_name(table)
+                .send()
+                .await
+                .unwrap();
+            let description = ttl.time_to_live_description().unwrap();
+            assert_eq!(
+                description.attribute_name(),
+                Some(adapters_dynamo::EXPIRES_AT),
+                "{table}"
+            );
+        }
+        let run = run_at("alice", now(), 180);
+        let key = iot_core::model::IdempotencyKey::parse("k-1").unwrap();
+        store
+            .create_run(&run, ROOMY, now(), Some(&key))
+            .await
+            .unwrap();
+        let batch: Vec<SensorReading> = (0..5).map(|i| reading(run.id, i)).collect();
+        store.insert_readings(&batch).await.unwrap();
+        let single = reading(run.id, 5);
+        store.insert_reading(&single).await.unwrap();
+        let written_at = now().unix_micros() / 1_000_000;
+
+        // The run and its idempotency item: the deadline plus three days, to the second.
+        let expected_run = run.deadline.unix_micros() / 1_000_000 + 3 * DAY;
+        let runs = scan_all(&store, &config.runs_table).await;
+        let stamped: Vec<Option<i64>> = runs
+            .iter()
+            .filter(
+                |item| !matches!(item.get("pk"), Some(AttributeValue::S(pk)) if pk == "CAPACITY"),
+            )
+            .map(expires_at)
+            .collect();
+        assert_eq!(stamped, vec![Some(expected_run); 2], "{runs:?}");
+        // Readings: written now, plus three days, plus the two-day slack (never before the run).
+        let readings = scan_all(&store, &config.readings_table).await;
+        assert_eq!(readings.len(), 6);
+        for item in &readings {
+            let at = expires_at(item).unwrap();
+            let slack = i64::try_from(adapters_dynamo::READING_SLACK.as_secs()).unwrap();
+            assert!(at >= expected_run, "{at} < {expected_run}");
+            assert!((at - (written_at + 3 * DAY + slack)).abs() <= 600, "{at}");
+        }
+        // The sweep leaves the deletion to the time to live.
+        assert_eq!(
+            store
+                .purge_runs(run.deadline.plus_micros(DAY * 10_000_000), 100)
+                .await
+                .unwrap(),
+            0
+        );
+        assert!(store.get_run(run.id).await.unwrap().is_some());
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_retention_items_never_expire() {
+    let Some(endpoint) = dynamodb_endpoint() else {
+        return;
+    };
+    let config = test_config(&endpoint);
+    let store = DynamoStore::connect(&config).await;
+    with_store(store, move |store| async move {
+        let run = run_at("alice", now(), 180);
+        store.create_run(&run, ROOMY, now(), None).await.unwrap();
+        store.insert_readings(&[reading(run.id, 0)]).await.unwrap();
+        for table in [&config.runs_table, &config.readings_table] {
+            let items = scan_all(&store, table).await;
+            assert!(!items.is_empty());
+            assert!(
+                items.iter().all(|item| expires_at(item).is_none()),
+                "{items:?}"
+            );
+        }
+    })
+    .await;
 }

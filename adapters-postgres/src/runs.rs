@@ -245,6 +245,22 @@ impl RunStore for PgStore {
         rows::runs(&found)
     }
 
+    async fn purge_runs(&self, cutoff: Timestamp, max: u32) -> Result<u32, StoreError> {
+        // Readings and rollups go with their run (ON DELETE CASCADE); SKIP LOCKED lets
+        // concurrent sweeps split the work.
+        let deleted = sqlx::query(
+            "DELETE FROM runs WHERE id IN ( \
+                 SELECT id FROM runs WHERE deadline < $1 \
+                 ORDER BY deadline LIMIT $2 FOR UPDATE SKIP LOCKED)",
+        )
+        .bind(cutoff.as_datetime())
+        .bind(i64::from(max))
+        .execute(self.pool())
+        .await
+        .map_err(store_error)?;
+        Ok(u32::try_from(deleted.rows_affected()).unwrap_or(u32::MAX))
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         let row = sqlx::query("SELECT 1 AS one")
             .fetch_one(self.pool())

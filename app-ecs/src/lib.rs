@@ -41,7 +41,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router};
 use iot_core::memory::InMemoryStore;
 use iot_core::ports::{ReadingStore, RunStore};
-use iot_core::service::{ReadingService, RunService};
+use iot_core::service::{ReadingService, RunService, Swept};
 use iot_http::identity::{AlbOidc, UserHeader};
 use iot_http::{ApiError, AppState, HttpConfig, IdentitySource};
 use tokio::net::TcpListener;
@@ -401,8 +401,10 @@ fn spawn_sweeper(
                 async move { runs.sweep().await }
             });
             match sweep.await {
-                Ok(Ok(0)) => {}
-                Ok(Ok(expired)) => tracing::info!(expired, "timeout sweep: runs set to TIMEOUT"),
+                Ok(Ok(swept)) if swept == Swept::default() => {}
+                Ok(Ok(Swept { expired, purged })) => {
+                    tracing::info!(expired, purged, "sweep: runs timed out, runs purged");
+                }
                 Ok(Err(e)) => tracing::warn!(error = %e, "timeout sweep failed"),
                 Err(e) => tracing::error!(error = %e, "timeout sweep panicked"),
             }

@@ -122,6 +122,10 @@ impl Config {
             readings_table: self.readings_table.clone(),
             operation_timeout: Duration::from_millis(self.dynamodb_operation_timeout_ms),
             attempt_timeout: Duration::from_millis(self.dynamodb_attempt_timeout_ms),
+            retention: self
+                .api
+                .retention_days
+                .map(|days| Duration::from_secs(u64::from(days) * 86_400)),
         }
     }
 }

@@ -7,7 +7,7 @@
 //! |---|---|---|
 //! | API Gateway HTTP API event (payload v2; also Lambda function URLs) | the router | an HTTP API response (`statusCode, headers, cookies, body, isBase64Encoded`) |
 //! | API Gateway REST API event (payload v1) | the router, on the path without the stage | a REST response (`statusCode, multiValueHeaders, body, isBase64Encoded`) |
-//! | EventBridge `Scheduled Event` | [`RunService::sweep`] persists `TIMEOUT` on expired runs | `{"expired": n}` |
+//! | EventBridge `Scheduled Event` | [`RunService::sweep`] persists `TIMEOUT` on expired runs, purges runs past their retention | `{"expired": n, "purged": m}` |
 //! | anything else | — | an invocation error (`UnsupportedEvent`) |
 //!
 //! Everything costly is built once per execution environment by [`build`] (SDK client,
@@ -52,7 +52,7 @@ use anyhow::Context as _;
 use axum::Router;
 use axum::body::{Body as AxumBody, Bytes};
 use http_body_util::Full;
-use iot_core::service::{ReadingService, RunService};
+use iot_core::service::{ReadingService, RunService, Swept};
 use iot_http::identity::{Authenticated, AuthenticatedUser, UserHeader};
 use iot_http::{ApiError, AppState, IdentitySource, server_timing};
 use lambda_http::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
@@ -180,7 +180,7 @@ impl App {
     }
 
     /// Handles one payload the way the runtime does and returns the JSON the runtime would send
-    /// back: the API Gateway response, `{"expired": n}`, or for a failed invocation the error
+    /// back: the API Gateway response, `{"expired": n, "purged": m}`, or for a failed invocation the error
     /// document `{"errorType", "errorMessage"}` the runtime posts to its error endpoint.
     pub async fn handle(&self, event: Value) -> Value {
         match self
@@ -209,12 +209,12 @@ impl App {
         match event::classify(payload) {
             Ok(event::Incoming::Http(request)) => self.handle_http(*request, context, cold).await,
             Ok(event::Incoming::Scheduled) => {
-                let expired = self.inner.runs.sweep().await.map_err(|e| {
+                let Swept { expired, purged } = self.inner.runs.sweep().await.map_err(|e| {
                     tracing::error!(error = %e, "timeout sweep failed");
                     InvokeError::SweepFailed(e.to_string())
                 })?;
-                tracing::info!(expired, "timeout sweep done");
-                Ok(json!({ "expired": expired }))
+                tracing::info!(expired, purged, "sweep done");
+                Ok(json!({ "expired": expired, "purged": purged }))
             }
             Err(error) => {
                 tracing::warn!(%error, "rejected an invocation");

@@ -119,9 +119,15 @@ async fn the_scheduled_event_sweeps_timed_out_runs() {
         let run_id = RunId::parse("id", &id).unwrap();
 
         // Nothing to expire yet.
-        assert_eq!(app.handle(scheduled_event()).await, json!({ "expired": 0 }));
+        assert_eq!(
+            app.handle(scheduled_event()).await,
+            json!({ "expired": 0, "purged": 0 })
+        );
         tokio::time::sleep(Duration::from_millis(1_200)).await;
-        assert_eq!(app.handle(scheduled_event()).await, json!({ "expired": 1 }));
+        assert_eq!(
+            app.handle(scheduled_event()).await,
+            json!({ "expired": 1, "purged": 0 })
+        );
         let stored = app.store().get_run(run_id).await.unwrap().unwrap();
         assert_eq!(
             stored.status,
@@ -135,7 +141,10 @@ async fn the_scheduled_event_sweeps_timed_out_runs() {
             .await;
         assert_eq!(got["statusCode"], 200);
         assert_eq!(body_of(&got)["status"], json!("TIMEOUT"));
-        assert_eq!(app.handle(scheduled_event()).await, json!({ "expired": 0 }));
+        assert_eq!(
+            app.handle(scheduled_event()).await,
+            json!({ "expired": 0, "purged": 0 })
+        );
 
         let finished: Vec<Value> = emf
             .take_documents()

@@ -575,8 +575,8 @@ pub async fn the_sweep_persists_timeouts_once(store: &TestStore) {
     s.clock.advance_secs(170);
     let young = start(&s, "bob", &["s1"]).await;
     s.clock.advance_secs(11);
-    assert_eq!(s.runs.sweep().await.unwrap(), 1);
-    assert_eq!(s.runs.sweep().await.unwrap(), 0);
+    assert_eq!(s.runs.sweep().await.unwrap().expired, 1);
+    assert_eq!(s.runs.sweep().await.unwrap().expired, 0);
     let stored = store.runs.get_run(old.id).await.unwrap().unwrap();
     assert_eq!(stored.status, RunStatus::Timeout);
     assert_eq!(stored.finished_at, Some(old.deadline));
@@ -1447,6 +1447,7 @@ macro_rules! storage_suite {
                 a_start_retried_after_a_timeout_returns_the_first_run,
                 an_idempotency_key_replays_its_run_and_refuses_other_parameters,
                 concurrent_starts_under_one_key_create_one_run,
+                the_sweep_purges_runs_past_their_retention,
             );
         }
     };
@@ -1688,6 +1689,9 @@ impl iot_core::ports::RunStore for TimesOutAfterTheWrite {
     async fn expire_runs(&self, now: Timestamp, max: u32) -> Result<Vec<Run>, StoreError> {
         self.inner.expire_runs(now, max).await
     }
+    async fn purge_runs(&self, cutoff: Timestamp, max: u32) -> Result<u32, StoreError> {
+        self.inner.purge_runs(cutoff, max).await
+    }
     async fn ping(&self) -> Result<(), StoreError> {
         self.inner.ping().await
     }
@@ -1783,4 +1787,86 @@ pub async fn concurrent_starts_under_one_key_create_one_run(store: &TestStore) {
     assert_eq!(started.len(), 1, "{outcomes:?}");
     let running = s.runs.running().await.unwrap();
     assert_eq!(running.len(), 1);
+}
+
+/// With retention on, the sweep deletes a run whose deadline is older than the retention period,
+/// with its readings, summary and idempotency key, and keeps younger runs whole. A store that
+/// leaves deletion to the database's time to live (DynamoDB) deletes nothing in the sweep: its
+/// items carry their expiry instead (checked against the emulator in `adapters-dynamo`).
+pub async fn the_sweep_purges_runs_past_their_retention(store: &TestStore) {
+    let config = RunConfig {
+        retention_days: Some(1),
+        ..roomy()
+    };
+    let s = store.services(config);
+    let alice = user("alice");
+    let old = s
+        .runs
+        .start(&alice, keyed_start(&["s1"], 60, "k-old"))
+        .await
+        .unwrap();
+    let at = s.clock.now();
+    s.readings
+        .ingest_batch(
+            &alice,
+            old.id,
+            vec![
+                reading("s1", "temperature", 20.0, Some(&ts(at, 1))),
+                reading("s1", "humidity", 40.0, Some(&ts(at, 2))),
+            ],
+        )
+        .await
+        .unwrap();
+    s.runs
+        .finish(&alice, old.id, FinishRun::success())
+        .await
+        .unwrap();
+    // One day after the old run's deadline (start + 60 s + 120 s grace), and a little more.
+    s.clock.advance_secs(86_400 + 180 + 20);
+    let young = start(&s, "alice", &["s1"]).await;
+    s.readings
+        .ingest_batch(
+            &alice,
+            young.id,
+            vec![reading("s1", "temperature", 21.0, None)],
+        )
+        .await
+        .unwrap();
+    let swept = s.runs.sweep().await.unwrap();
+
+    if store.purges_in_the_sweep() {
+        assert_eq!(swept.purged, 1, "{swept:?}");
+        assert!(matches!(
+            s.runs.get(old.id).await,
+            Err(ServiceError::RunNotFound(id)) if id == old.id
+        ));
+        assert!(matches!(
+            s.readings.summary(old.id).await,
+            Err(ServiceError::RunNotFound(_))
+        ));
+        let page = store
+            .readings
+            .list_readings(&query(old.id, 10))
+            .await
+            .unwrap();
+        assert!(page.items.is_empty(), "{:?}", page.items);
+        assert!(store.readings.summarize(old.id).await.unwrap().is_empty());
+        // The key went with its run: it starts a new one.
+        let again = s
+            .runs
+            .start(&alice, keyed_start(&["s1"], 60, "k-old"))
+            .await
+            .unwrap();
+        assert_ne!(again.id, old.id);
+    } else {
+        assert_eq!(swept.purged, 0, "{swept:?}");
+        assert_eq!(s.runs.get(old.id).await.unwrap().id, old.id);
+    }
+    // Younger runs stay whole, and a second sweep finds nothing more.
+    assert_eq!(stored_readings(&s, young.id).await.len(), 1);
+    assert_eq!(
+        s.runs.get(young.id).await.unwrap().status,
+        RunStatus::Running
+    );
+    assert_eq!(s.runs.sweep().await.unwrap().purged, 0);
 }

@@ -236,6 +236,7 @@ impl RouterTarget {
             timeout_grace_secs: contract_config::RUN_TIMEOUT_GRACE_SECS,
             admins: vec![iot_core::Username::parse(contract_config::ADMIN_USERS).expect("admin")],
             grafana_url: Some(contract_config::GRAFANA_URL.to_string()),
+            retention_days: None,
         };
         let state = iot_http::AppState::new(
             store.clone(),

@@ -181,6 +181,23 @@ impl RunStore for InMemoryStore {
         Ok(expired)
     }
 
+    async fn purge_runs(&self, cutoff: Timestamp, max: u32) -> Result<u32, StoreError> {
+        let mut state = self.lock();
+        let doomed: Vec<RunId> = state
+            .runs
+            .values()
+            .filter(|run| run.deadline < cutoff)
+            .take(max as usize)
+            .map(|run| run.id)
+            .collect();
+        for id in &doomed {
+            state.runs.remove(id);
+            state.readings.remove(id);
+        }
+        state.idempotency_keys.retain(|_, id| !doomed.contains(id));
+        Ok(run_count(doomed.len()))
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
     }

@@ -242,6 +242,19 @@ pub trait RunStore: Send + Sync {
     /// `Unavailable`/`Internal` on store failures.
     async fn expire_runs(&self, now: Timestamp, max: u32) -> Result<Vec<Run>, StoreError>;
 
+    /// Deletes up to `max` runs whose deadline is before `cutoff`, each with its readings and
+    /// anything else stored for it (its idempotency key, its summaries), and returns how many runs
+    /// it deleted. Called by the sweep when data retention is on (docs/api.md, "Data
+    /// retention"); `cutoff` is always before the sweep's `now`, so no such run still holds
+    /// capacity. Safe to run from many processes at once.
+    ///
+    /// A store that deletes expired data by itself (DynamoDB's time to live on items the adapter
+    /// stamps with their expiry) MAY delete nothing here and answer 0.
+    ///
+    /// # Errors
+    /// `Unavailable`/`Internal` on store failures.
+    async fn purge_runs(&self, cutoff: Timestamp, max: u32) -> Result<u32, StoreError>;
+
     /// Whether the store answers (readiness probe).
     ///
     /// # Errors

@@ -94,6 +94,11 @@ pub struct ApiSettings {
     /// Grafana dashboard uid the per-run links open; default: the binary's own dashboard.
     #[arg(long, env = "GRAFANA_DASHBOARD")]
     pub grafana_dashboard: Option<String>,
+
+    /// Days a run and its readings are kept after the run's deadline, then deleted; unset keeps
+    /// them forever.
+    #[arg(long, env = "RETENTION_DAYS", value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    pub retention_days: Option<u32>,
 }
 
 impl ApiSettings {
@@ -127,6 +132,7 @@ impl ApiSettings {
             timeout_grace_secs: self.run_timeout_grace_secs,
             admins,
             grafana_url: base.map(|base| format!("{base}/d/{dashboard}/{dashboard}")),
+            retention_days: self.retention_days,
         })
     }
 

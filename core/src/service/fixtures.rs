@@ -35,6 +35,14 @@ pub(super) fn quiet_metrics() -> MockMetrics {
 }
 
 pub(super) fn run_service(runs: crate::ports::MockRunStore, metrics: MockMetrics) -> RunService {
+    run_service_with(runs, metrics, RunConfig::default())
+}
+
+pub(super) fn run_service_with(
+    runs: crate::ports::MockRunStore,
+    metrics: MockMetrics,
+    config: RunConfig,
+) -> RunService {
     let mut ids = MockIdGenerator::new();
     ids.expect_new_run_id().returning(run_id);
     RunService::new(
@@ -42,7 +50,7 @@ pub(super) fn run_service(runs: crate::ports::MockRunStore, metrics: MockMetrics
         Arc::new(metrics),
         Arc::new(clock()),
         Arc::new(ids),
-        RunConfig::default(),
+        config,
     )
 }
 

@@ -16,7 +16,7 @@ mod reading;
 mod run;
 
 pub use reading::{BatchOutcome, Ingested, NewReading, ReadingService};
-pub use run::{Capacity, FinishRun, RunConfig, RunService, StartRun};
+pub use run::{Capacity, FinishRun, RunConfig, RunService, StartRun, Swept};
 
 /// Largest page, and largest batch.
 pub const MAX_LIMIT: u32 = 1000;

@@ -43,6 +43,7 @@ locals {
     },
     var.oidc == null ? {} : { IDENTITY_CLAIM = var.oidc.claim },
     length(var.admin_users) == 0 ? {} : { ADMIN_USERS = join(",", var.admin_users) },
+    var.retention_days == null ? {} : { RETENTION_DAYS = tostring(var.retention_days) },
   )
 }
 

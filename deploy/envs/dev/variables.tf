@@ -92,6 +92,17 @@ variable "run_timeout_grace_secs" {
   default     = 120
 }
 
+variable "retention_days" {
+  description = "RETENTION_DAYS: days runs and readings are kept after a run's deadline, then deleted; null keeps them forever."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.retention_days == null || (var.retention_days >= 1 && var.retention_days <= 36500)
+    error_message = "retention_days must be null or between 1 and 36500."
+  }
+}
+
 variable "cors_allowed_origins" {
   description = "CORS_ALLOWED_ORIGINS of app-ecs: the UI's origins (e.g. https://iot.example.com), never *."
   type        = list(string)

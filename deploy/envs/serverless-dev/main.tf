@@ -41,6 +41,7 @@ module "api" {
   max_concurrent_runs    = var.max_concurrent_runs
   max_runs_per_user      = var.max_runs_per_user
   run_timeout_grace_secs = var.run_timeout_grace_secs
+  retention_days         = var.retention_days
   cors_allowed_origins   = var.cors_allowed_origins
   admin_users            = var.admin_users
   grafana_url            = var.grafana_url

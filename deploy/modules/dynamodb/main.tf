@@ -59,6 +59,13 @@ resource "aws_dynamodb_table" "runs" {
     recovery_period_in_days = var.point_in_time_recovery_days
   }
 
+  # Data retention: items written with RETENTION_DAYS set carry their expiry here; DynamoDB
+  # deletes them after it. Items without the attribute never expire.
+  ttl {
+    attribute_name = "expiresAt"
+    enabled        = true
+  }
+
   server_side_encryption {
     enabled     = true
     kms_key_arn = var.kms_key_arn
@@ -100,6 +107,13 @@ resource "aws_dynamodb_table" "readings" {
   point_in_time_recovery {
     enabled                 = true
     recovery_period_in_days = var.point_in_time_recovery_days
+  }
+
+  # Data retention: items written with RETENTION_DAYS set carry their expiry here; DynamoDB
+  # deletes them after it. Items without the attribute never expire.
+  ttl {
+    attribute_name = "expiresAt"
+    enabled        = true
   }
 
   server_side_encryption {

@@ -23,6 +23,7 @@ locals {
     var.emf_dimensions == null ? {} : { EMF_DIMENSIONS = var.emf_dimensions },
     length(var.admin_users) == 0 ? {} : { ADMIN_USERS = join(",", var.admin_users) },
     var.grafana_url == null ? {} : { GRAFANA_URL = var.grafana_url },
+    var.retention_days == null ? {} : { RETENTION_DAYS = tostring(var.retention_days) },
     local.jwt_enabled ? { IDENTITY_SOURCE = "jwt-claim", IDENTITY_CLAIM = var.jwt_authorizer.claim } : {},
     var.extra_environment,
   )

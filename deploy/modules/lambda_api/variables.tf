@@ -85,6 +85,17 @@ variable "run_timeout_grace_secs" {
   default     = 120
 }
 
+variable "retention_days" {
+  description = "RETENTION_DAYS: days runs and readings are kept after a run's deadline, then deleted; null keeps them forever."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.retention_days == null || (var.retention_days >= 1 && var.retention_days <= 36500)
+    error_message = "retention_days must be null or between 1 and 36500."
+  }
+}
+
 variable "cors_allowed_origins" {
   description = "Origins allowed by CORS (both API Gateway, which answers preflights, and the function): exact origins, no wildcard."
   type        = list(string)

@@ -15,6 +15,7 @@ mod sweep;
 
 pub use queries::Capacity;
 pub use request::{FinishRun, StartRun};
+pub use sweep::Swept;
 
 /// Settings of the run lifecycle.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +28,8 @@ pub struct RunConfig {
     pub admins: Vec<Username>,
     /// URL of the Grafana dashboard of a run; a run's link adds `?var-user=…&var-run=…`.
     pub grafana_url: Option<String>,
+    /// Days a run and its readings are kept after its deadline; `None` keeps them forever.
+    pub retention_days: Option<u32>,
 }
 
 impl Default for RunConfig {
@@ -39,6 +42,7 @@ impl Default for RunConfig {
             timeout_grace_secs: 120,
             admins: Vec::new(),
             grafana_url: None,
+            retention_days: None,
         }
     }
 }
