@@ -276,7 +276,7 @@ async fn rest_events_on_a_named_stage_route_without_the_stage() {
         event["headers"]["X-User"] = json!("bob");
         event["body"] = json!(json!({ "sensorIds": ["s1"] }).to_string());
         let answer = app.handle(event.clone()).await;
-        assert_eq!(answer["statusCode"], 400, "a repeated X-User: {answer}");
+        assert_eq!(answer["statusCode"], 401, "a repeated X-User: {answer}");
         assert_eq!(body_of(&answer)["error"], json!("invalid_user"));
         event["multiValueHeaders"]["X-User"] = json!(["bob"]);
         let answer = app.handle(event).await;
@@ -310,7 +310,7 @@ async fn jwt_claims_are_the_identity_and_x_user_is_ignored() {
             let answer = app.handle(with_claim(Some("mallory"), None)).await;
             assert_eq!(answer["statusCode"], 401, "X-User is not an identity here");
             let answer = app.handle(with_claim(None, Some("no way"))).await;
-            assert_eq!(answer["statusCode"], 400);
+            assert_eq!(answer["statusCode"], 401);
             assert_eq!(body_of(&answer)["error"], json!("invalid_user"));
         },
     )

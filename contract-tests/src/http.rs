@@ -202,7 +202,37 @@ pub async fn start_treats_null_as_absent_and_keeps_fractional_intervals(t: &dyn 
     assert_eq!((r.status, r.json()["interval"].clone()), (201, json!(0.2)));
 }
 
-/// Identity: missing `X-User` is `401`, malformed or repeated is `400`, never a default user.
+/// `duration` is an integer as JSON Schema counts them: any number with an integral value (`60.0`,
+/// `6e1`); a fraction is `400` naming the field.
+pub async fn start_takes_integral_durations_in_any_number_form(t: &dyn HttpTarget) {
+    let start_for = |duration: &str| {
+        TestRequest::new("POST", "/api/runs/start")
+            .header("content-type", "application/json")
+            .user("alice")
+            .raw_body(format!(r#"{{"sensorIds":["s1"],"duration":{duration}}}"#).into_bytes())
+    };
+    for (text, expected) in [("120.0", 120), ("1.2e2", 120), ("6E1", 60)] {
+        let r = t.send(start_for(text)).await;
+        assert_eq!(
+            (r.status, r.json()["duration"].clone()),
+            (201, json!(expected)),
+            "{text}"
+        );
+        let id = id_of(&r.json());
+        let finished = t
+            .send(
+                TestRequest::post_json(&format!("/api/runs/{id}/finish"), &json!({})).user("alice"),
+            )
+            .await;
+        assert_eq!(finished.status, 200);
+    }
+    for text in ["60.5", "1e300", "0.0"] {
+        assert_field(&t.send(start_for(text)).await, 400, "duration");
+    }
+}
+
+/// Identity: missing `X-User` is `401 missing_user`; malformed or repeated is `401 invalid_user`
+/// naming the header (it authenticates no one either), also on reads; never a default user.
 pub async fn identity_is_required_validated_and_single(t: &dyn HttpTarget) {
     let body = json!({ "sensorIds": ["s1"] });
     let r = t
@@ -213,7 +243,8 @@ pub async fn identity_is_required_validated_and_single(t: &dyn HttpTarget) {
         let r = t
             .send(TestRequest::post_json("/api/runs/start", &body).user(bad))
             .await;
-        assert_error(&r, 400, "invalid_user");
+        assert_error(&r, 401, "invalid_user");
+        assert_eq!(r.json()["field"], json!("X-User"), "{bad:?}");
     }
     if t.keeps_repeated_headers() {
         let r = t
@@ -223,7 +254,7 @@ pub async fn identity_is_required_validated_and_single(t: &dyn HttpTarget) {
                     .user("bob"),
             )
             .await;
-        assert_error(&r, 400, "invalid_user");
+        assert_error(&r, 401, "invalid_user");
     }
     // GET endpoints need no identity but validate one that is sent.
     assert_eq!(
@@ -233,12 +264,12 @@ pub async fn identity_is_required_validated_and_single(t: &dyn HttpTarget) {
     let r = t
         .send(TestRequest::get("/api/runs/running").user("x"))
         .await;
-    assert_error(&r, 400, "invalid_user");
+    assert_error(&r, 401, "invalid_user");
     if t.keeps_repeated_headers() {
         let r = t
             .send(TestRequest::get("/api/runs").user("alice").user("alice"))
             .await;
-        assert_error(&r, 400, "invalid_user");
+        assert_error(&r, 401, "invalid_user");
     }
 }
 
@@ -290,6 +321,18 @@ pub async fn start_rejects_bad_bodies_naming_the_field(t: &dyn HttpTarget) {
             )
             .await;
         assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(raw));
+    }
+    if t.carries_non_utf8_bodies() {
+        // Bytes that are not UTF-8 are not JSON: `400 invalid_json`, never a 5xx.
+        let r = t
+            .send(
+                TestRequest::new("POST", "/api/runs/start")
+                    .header("content-type", "application/json")
+                    .user("alice")
+                    .raw_body(b"\xff\xfe{\"sensorIds\":[\"s1\"]}".to_vec()),
+            )
+            .await;
+        assert_error(&r, 400, "invalid_json");
     }
     let r = t
         .send(
@@ -771,7 +814,7 @@ pub async fn readings_need_a_valid_run_of_the_caller(t: &dyn HttpTarget) {
         &json!({ "sensorId": "s9", "type": "temperature", "reading": 20 }),
     )
     .await;
-    assert_error(&r, 400, "unknown_sensor");
+    assert_error(&r, 409, "unknown_sensor");
     let r = batch(t, "mallory", &id, &json!([body])).await;
     assert_error(&r, 404, "run_not_found");
 }
@@ -911,7 +954,7 @@ pub async fn batches_count_duplicates_and_validate_as_a_whole(t: &dyn HttpTarget
         &json!([{ "sensorId": "s9", "type": "temperature", "reading": 1 }]),
     )
     .await;
-    assert_error(&r, 400, "unknown_sensor");
+    assert_error(&r, 409, "unknown_sensor");
     assert_eq!(stored_readings(t, &id).await.len(), 3);
 }
 
@@ -1580,6 +1623,7 @@ macro_rules! http_suite {
         $crate::http_suite!(@with $target, $factory;
             start_answers_201_with_location_and_the_run,
             start_treats_null_as_absent_and_keeps_fractional_intervals,
+            start_takes_integral_durations_in_any_number_form,
             identity_is_required_validated_and_single,
             start_rejects_bad_bodies_naming_the_field,
             oversized_bodies_are_413_before_anything_else,

@@ -798,6 +798,12 @@ impl HttpTarget for EmulatorTarget {
         false
     }
 
+    /// The emulator answers a body that is not valid UTF-8 with its own `500`: the function never
+    /// sees it.
+    fn carries_non_utf8_bodies(&self) -> bool {
+        false
+    }
+
     fn reports_consumed_capacity(&self) -> bool {
         true
     }

@@ -109,6 +109,13 @@ pub trait HttpTarget: Send + Sync {
         true
     }
 
+    /// Capability: a body that is not valid UTF-8 reaches the backend. The Lambda runtime
+    /// emulator answers such a request with its own `500` before the function runs (API Gateway
+    /// passes it base64-encoded); only the assertions that send one are left out there.
+    fn carries_non_utf8_bodies(&self) -> bool {
+        true
+    }
+
     /// Capability: the store is DynamoDB, so responses report its consumed capacity
     /// (`Server-Timing: rcu`, `wcu`). Elsewhere those metrics must be absent.
     fn reports_consumed_capacity(&self) -> bool {

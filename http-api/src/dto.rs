@@ -12,10 +12,41 @@ use utoipa::ToSchema;
 pub struct StartRunBody {
     /// 1 to 100 unique ids matching `^[A-Za-z0-9._:-]{1,64}$`.
     pub sensor_ids: Vec<String>,
-    /// Seconds, 1..=86400 (default 60).
+    /// Seconds, 1..=86400 (default 60); any JSON number with an integral value (`60`, `60.0`, `6e1`).
+    #[serde(default, deserialize_with = "integral")]
     pub duration: Option<i64>,
     /// Seconds between readings, 0 < interval ≤ 3600 (default 5).
     pub interval: Option<f64>,
+}
+
+/// An optional integer field. JSON has one number type, and JSON Schema's `integer` is any number
+/// whose value is integral, so `60.0` and `6e1` are the integer 60; a fraction is refused.
+fn integral<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    use serde::de::{Error, Unexpected};
+    use serde_json::Value;
+    let number = match Value::deserialize(d)? {
+        Value::Null => return Ok(None),
+        Value::Number(number) => number,
+        other => {
+            let unexpected = match &other {
+                Value::Bool(b) => Unexpected::Bool(*b),
+                Value::String(s) => Unexpected::Str(s),
+                Value::Array(_) => Unexpected::Seq,
+                _ => Unexpected::Map,
+            };
+            return Err(D::Error::invalid_type(unexpected, &"i64"));
+        }
+    };
+    if let Some(n) = number.as_i64() {
+        return Ok(Some(n));
+    }
+    let value = number.as_f64().unwrap_or(f64::NAN);
+    if value.fract() == 0.0 {
+        // The cast saturates: a value beyond i64 stays out of range, and the range check names it.
+        #[allow(clippy::cast_possible_truncation)]
+        return Ok(Some(value as i64));
+    }
+    Err(D::Error::invalid_type(Unexpected::Float(value), &"i64"))
 }
 
 /// Body of `POST /api/runs/{id}/finish` (may be empty: SUCCESS).

@@ -79,6 +79,19 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, code, format!("{field} {message}")).with("field", field)
     }
 
+    /// `401 invalid_user` on a named field: an identity was sent but is not a valid one (malformed,
+    /// empty or repeated). Like a missing identity, it does not authenticate the caller, so it is
+    /// answered the same way, `401`, and names what was wrong.
+    pub fn invalid_user(field: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_user",
+            format!("{field} {message}"),
+        )
+        .with("field", field)
+    }
+
     /// `400` for a body that is not JSON at all.
     pub fn invalid_json(detail: impl std::fmt::Display) -> Self {
         Self::new(
@@ -195,8 +208,10 @@ impl From<ServiceError> for ApiError {
             )
             .with("runId", id.to_string())
             .with("status", status.as_str()),
+            // Well-formed, but at odds with the run it is sent to (its sensors were fixed at
+            // start), like a reading for a finished run: a conflict with the run, not bad syntax.
             ServiceError::UnknownSensor { sensor_id } => Self::new(
-                StatusCode::BAD_REQUEST,
+                StatusCode::CONFLICT,
                 "unknown_sensor",
                 format!("sensor {sensor_id} is not one of the run's sensorIds"),
             )

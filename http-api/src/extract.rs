@@ -1,4 +1,4 @@
-//! Reading requests in the order the API promises: body size (`413`), identity (`401`/`400`),
+//! Reading requests in the order the API promises: body size (`413`), identity (`401`),
 //! then body and parameters (`400`). Handlers take the raw request and call these helpers in that
 //! order, so an axum extractor's rejection can never jump the queue.
 
@@ -41,7 +41,7 @@ pub async fn body(parts: &Parts, body: Body, limit: usize) -> ApiResult<Bytes> {
 /// The caller, required.
 ///
 /// # Errors
-/// `401 missing_user` when absent; `400 invalid_user` when malformed or repeated.
+/// `401 missing_user` when absent; `401 invalid_user` when malformed or repeated.
 pub fn user(app: &AppState, parts: &Parts) -> ApiResult<Username> {
     app.identity.identify(parts)?.ok_or_else(|| {
         ApiError::new(
@@ -55,7 +55,7 @@ pub fn user(app: &AppState, parts: &Parts) -> ApiResult<Username> {
 /// The caller, when known (reads need no identity but validate one that is sent).
 ///
 /// # Errors
-/// `400 invalid_user` when malformed or repeated.
+/// `401 invalid_user` when malformed or repeated.
 pub fn optional_user(app: &AppState, parts: &Parts) -> ApiResult<Option<Username>> {
     app.identity.identify(parts)
 }

@@ -154,7 +154,7 @@ pub async fn get_run(
 #[utoipa::path(post, path = "/api/runs/{id}/finish", tag = "runs",
     params(("id" = String, Path, description = "run UUID"),
         ("X-User" = String, Header, description = "owner")),
-    request_body(content = Option<FinishRunBody>, description = "empty means SUCCESS"),
+    request_body(content = Option<FinishRunBody>, description = "optional: without a body the run finishes SUCCESS"),
     responses((status = 200, body = RunJson), (status = 404, body = ErrorJson),
         (status = 409, body = ErrorJson)))]
 pub async fn finish_run(

@@ -18,30 +18,29 @@ pub trait IdentitySource: Send + Sync + std::fmt::Debug {
     /// `Ok(None)` when the request carries no identity.
     ///
     /// # Errors
-    /// `400 invalid_user` when an identity is present but malformed or ambiguous.
+    /// `401 invalid_user` when an identity is present but malformed or ambiguous.
     fn identify(&self, request: &Parts) -> Result<Option<Username>, ApiError>;
 }
 
-/// Reads a single-valued header as a user name: absent → `None`, repeated or malformed → `400`.
+/// Reads a single-valued header as a user name: absent → `None`, repeated or malformed → `401`.
 ///
 /// # Errors
-/// `400 invalid_user` when the header is repeated, empty or malformed.
+/// `401 invalid_user` when the header is repeated, empty or malformed.
 pub fn user_from_header(headers: &HeaderMap, name: &str) -> Result<Option<Username>, ApiError> {
     let mut values = headers.get_all(name).iter();
     let Some(value) = values.next() else {
         return Ok(None);
     };
     if values.next().is_some() {
-        return Err(ApiError::invalid(
+        return Err(ApiError::invalid_user(
             "X-User",
-            "invalid_user",
             "must be sent once; the request carries it more than once",
         ));
     }
     let text = value.to_str().unwrap_or("");
     Username::parse(text)
         .map(Some)
-        .map_err(|e| ApiError::invalid("X-User", "invalid_user", e.message))
+        .map_err(|e| ApiError::invalid_user("X-User", e.message))
 }
 
 /// Trusts the client's `X-User` header (playgrounds, private networks).
@@ -88,7 +87,7 @@ impl IdentitySource for AlbOidc {
         match name {
             Some(name) => Username::parse(name)
                 .map(Some)
-                .map_err(|e| ApiError::invalid(&self.claim, "invalid_user", e.message)),
+                .map_err(|e| ApiError::invalid_user(&self.claim, e.message)),
             None => Ok(None),
         }
     }
@@ -108,7 +107,7 @@ impl IdentitySource for Authenticated {
         match request.extensions.get::<AuthenticatedUser>() {
             Some(AuthenticatedUser(name)) => Username::parse(name.as_str())
                 .map(Some)
-                .map_err(|e| ApiError::invalid("user", "invalid_user", e.message)),
+                .map_err(|e| ApiError::invalid_user("user", e.message)),
             None => Ok(None),
         }
     }
@@ -148,7 +147,7 @@ mod tests {
             &[("x-user", "alice"), ("x-user", "bob")],
         ] {
             let err = source.identify(&parts(bad)).unwrap_err();
-            assert_eq!((err.status().as_u16(), err.code()), (400, "invalid_user"));
+            assert_eq!((err.status().as_u16(), err.code()), (401, "invalid_user"));
         }
     }
 

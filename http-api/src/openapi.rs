@@ -6,6 +6,7 @@
 //! ids, limits, the statuses the middleware adds) are applied here once, from the same constants
 //! the checks use, instead of being repeated on every handler.
 
+use iot_core::cursor;
 use serde_json::{Map, Value, json};
 use utoipa::openapi::OpenApi;
 
@@ -79,6 +80,9 @@ fn refine_operation(path: &str, method: &str, op: &mut Value) {
     let api = path.starts_with("/api/runs") || path.ends_with("/sensors/data");
     let mut user = None;
     let mut has_input = op.contains_key("requestBody");
+    if let Some(body) = op.get_mut("requestBody") {
+        object_body(body);
+    }
     if let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) {
         params.retain(|p| {
             if p["name"] == "X-User" {
@@ -90,8 +94,13 @@ fn refine_operation(path: &str, method: &str, op: &mut Value) {
         });
         has_input |= !params.is_empty();
         for p in params.iter_mut() {
-            refine_parameter(p);
+            refine_parameter(path, p);
         }
+    }
+    // Every API route reads an `X-User` that is sent (reads validate it without requiring it),
+    // whether or not its handler names the header.
+    if api && user.is_none() {
+        user = Some(false);
     }
     if let Some(required) = user {
         op.insert(
@@ -117,11 +126,16 @@ fn refine_operation(path: &str, method: &str, op: &mut Value) {
     };
     add("408", "the request took longer than the request timeout");
     add("500", "an internal error (quote X-Request-Id)");
-    if has_input || user.is_some() {
-        add("400", "a malformed parameter, header or body");
+    if has_input {
+        add("400", "a malformed parameter or body");
     }
-    if user == Some(true) {
-        add("401", "no caller identity");
+    match user {
+        Some(true) => add(
+            "401",
+            "no valid caller identity: X-User missing, malformed or repeated",
+        ),
+        Some(false) => add("401", "X-User sent but malformed or repeated"),
+        None => {}
     }
     if method == "post" {
         add("413", "the body is over its limit");
@@ -130,14 +144,46 @@ fn refine_operation(path: &str, method: &str, op: &mut Value) {
     if path.contains("{id}") || path.ends_with("/sensors/data") {
         add("404", "no such run");
     }
+    if method == "post" && (path.ends_with("/sensors/data") || path.ends_with("/readings")) {
+        add(
+            "409",
+            "the run is not RUNNING, the sensor is not one of its sensors, or a stored reading has another value",
+        );
+    }
     if api || path == "/ready" {
         add("503", "the store is unavailable; retry after Retry-After");
     }
 }
 
-fn refine_parameter(p: &mut Value) {
+/// Every body of the API is a JSON object: an optional body (`Option<T>` in the annotation, which
+/// the generator writes as "null or T") is one that may be left out, never a JSON `null`.
+fn object_body(body: &mut Value) {
+    let Some(schema) = body.pointer_mut("/content/application~1json/schema") else {
+        return;
+    };
+    let Some(variants) = schema.get("oneOf").and_then(Value::as_array) else {
+        return;
+    };
+    let objects: Vec<Value> = variants
+        .iter()
+        .filter(|v| **v != json!({ "type": "null" }))
+        .cloned()
+        .collect();
+    if objects.len() < variants.len() {
+        *schema = match <[Value; 1]>::try_from(objects) {
+            Ok([only]) => only,
+            Err(objects) => json!({ "oneOf": objects }),
+        };
+        body["required"] = json!(false);
+    }
+}
+
+fn refine_parameter(path: &str, p: &mut Value) {
     let name = p["name"].as_str().unwrap_or_default().to_owned();
     let schema = match name.as_str() {
+        // Only a token the endpoint returned (iot_core::cursor): the pattern is exact.
+        "cursor" if path.ends_with("/readings") => Some(string(&cursor::reading_cursor_pattern())),
+        "cursor" => Some(string(&cursor::run_cursor_pattern())),
         "id" | "runId" | "X-Run-Id" => {
             Some(json!({ "type": "string", "format": "uuid", "pattern": RUN_ID }))
         }
