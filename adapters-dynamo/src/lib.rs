@@ -12,6 +12,7 @@ mod batch;
 mod codec;
 mod consumed;
 mod error;
+mod http_client;
 mod query;
 mod readings;
 mod retention;
@@ -99,7 +100,8 @@ impl DynamoStore {
             .build();
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .timeout_config(timeouts)
-            .retry_config(RetryConfig::standard().with_max_attempts(3));
+            .retry_config(RetryConfig::standard().with_max_attempts(3))
+            .http_client(http_client::http_client(config.endpoint.as_deref()));
         if let Some(region) = &config.region {
             loader = loader.region(aws_config::Region::new(region.clone()));
         }
