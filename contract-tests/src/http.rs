@@ -297,6 +297,14 @@ pub async fn start_rejects_bad_bodies_naming_the_field(t: &dyn HttpTarget) {
             "duration",
         ),
         (json!({ "sensorIds": ["s1"], "interval": 0 }), "interval"),
+        (
+            json!({ "sensorIds": ["s1"], "interval": 0.0009 }),
+            "interval",
+        ),
+        (
+            json!({ "sensorIds": ["s1"], "interval": 5e-324 }),
+            "interval",
+        ),
         (json!({ "sensorIds": ["s1"], "interval": 3601 }), "interval"),
         (json!({ "sensorIds": ["s1"], "interval": -1 }), "interval"),
     ];
@@ -843,6 +851,14 @@ pub async fn bad_readings_are_400_naming_the_field(t: &dyn HttpTarget) {
             "reading",
         ),
         (
+            json!({ "sensorId": "s1", "type": "humidity", "reading": 5e-324 }),
+            "reading",
+        ),
+        (
+            json!({ "sensorId": "s1", "type": "temperature", "reading": -9.9e-131 }),
+            "reading",
+        ),
+        (
             json!({ "sensorId": "s1", "type": "temperature", "reading": 1e300 }),
             "reading",
         ),
@@ -901,6 +917,57 @@ pub async fn bad_readings_are_400_naming_the_field(t: &dyn HttpTarget) {
         .await;
     assert_eq!(r.status, 400);
     assert!(stored_readings(t, &id).await.is_empty());
+}
+
+/// The smallest magnitudes a reading may have (0, ±1e-130) and the shortest interval are stored
+/// and read back exactly, on every store.
+pub async fn the_smallest_accepted_values_are_kept_exactly(t: &dyn HttpTarget) {
+    let r = t
+        .send(
+            TestRequest::post_json(
+                "/api/runs/start",
+                &json!({ "sensorIds": ["s1"], "duration": 600, "interval": 0.001 }),
+            )
+            .user("alice"),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json()["interval"].clone()),
+        (201, json!(0.001))
+    );
+    let id = id_of(&r.json());
+    let sent = [
+        ("humidity", 0.0, "2026-11-25T10:00:00Z"),
+        ("humidity", 1e-130, "2026-11-25T10:00:01Z"),
+        ("temperature", -1e-130, "2026-11-25T10:00:02Z"),
+        (
+            "pressure",
+            1.000_000_000_000_000_2e-130,
+            "2026-11-25T10:00:03Z",
+        ),
+    ];
+    for (kind, value, at) in sent {
+        let body = json!({ "sensorId": "s1", "type": kind, "reading": value, "timestamp": at });
+        let r = send_reading(t, "alice", &id, &body).await;
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    }
+    let stored: Vec<(String, f64)> = stored_readings(t, &id)
+        .await
+        .iter()
+        .map(|r| {
+            (
+                r["type"].as_str().unwrap_or_default().to_string(),
+                r["reading"].as_f64().unwrap_or(f64::NAN),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, f64)> = sent
+        .iter()
+        .map(|(k, v, _)| ((*k).to_string(), *v))
+        .collect();
+    assert_eq!(stored, expected);
+    let run = t.send(TestRequest::get(&format!("/api/runs/{id}"))).await;
+    assert_eq!(run.json()["interval"], json!(0.001));
 }
 
 /// A batch answers `201 {accepted, duplicates}`, `200` when everything was already stored, and
@@ -1641,6 +1708,7 @@ macro_rules! http_suite {
             readings_with_a_timestamp_are_idempotent,
             readings_need_a_valid_run_of_the_caller,
             bad_readings_are_400_naming_the_field,
+            the_smallest_accepted_values_are_kept_exactly,
             batches_count_duplicates_and_validate_as_a_whole,
             a_conflicting_batch_stores_nothing_and_1000_fit,
             readings_list_with_filters_and_a_cursor,

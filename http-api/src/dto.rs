@@ -15,7 +15,7 @@ pub struct StartRunBody {
     /// Seconds, 1..=86400 (default 60); any JSON number with an integral value (`60`, `60.0`, `6e1`).
     #[serde(default, deserialize_with = "integral")]
     pub duration: Option<i64>,
-    /// Seconds between readings, 0 < interval ≤ 3600 (default 5).
+    /// Seconds between readings, 0.001 ≤ interval ≤ 3600 (default 5).
     pub interval: Option<f64>,
 }
 

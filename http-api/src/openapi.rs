@@ -7,6 +7,8 @@
 //! the checks use, instead of being repeated on every handler.
 
 use iot_core::cursor;
+use iot_core::model::ReadingType;
+use iot_core::service::StartRun;
 use serde_json::{Map, Value, json};
 use utoipa::openapi::OpenApi;
 
@@ -18,12 +20,6 @@ const SENSOR_ID: &str = "^[A-Za-z0-9._:-]{1,64}$";
 const USER: &str = "^[A-Za-z0-9._-]{3,20}$";
 /// An RFC 3339 timestamp with at most six fractional digits.
 const TIMESTAMP: &str = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})$";
-/// Reading types and the range of each one's values.
-const READING_TYPES: [(&str, f64, f64); 3] = [
-    ("humidity", 0.0, 100.0),
-    ("pressure", 0.0, 2000.0),
-    ("temperature", -273.15, 1000.0),
-];
 const RUN_STATUSES: [&str; 5] = ["RUNNING", "SUCCESS", "FAILED", "CANCELED", "TIMEOUT"];
 
 /// The refined document. Falls back to `doc` unchanged if the refinement cannot be read back
@@ -190,7 +186,9 @@ fn refine_parameter(path: &str, p: &mut Value) {
         "limit" => Some(json!({ "type": "integer", "minimum": 1, "maximum": 1000 })),
         "sensorId" => Some(string(SENSOR_ID)),
         "user" => Some(string(USER)),
-        "type" => Some(json!({ "type": "string", "enum": READING_TYPES.map(|t| t.0) })),
+        "type" => {
+            Some(json!({ "type": "string", "enum": ReadingType::ALL.map(ReadingType::as_str) }))
+        }
         "status" => Some(json!({ "type": "string", "enum": RUN_STATUSES })),
         "from" | "to" => {
             Some(json!({ "type": "string", "format": "date-time", "pattern": TIMESTAMP }))
@@ -231,7 +229,7 @@ fn refine_schemas(schemas: &mut Map<String, Value>) {
         schemas,
         "StartRunBody",
         "interval",
-        json!({ "exclusiveMinimum": 0, "maximum": 3600 }),
+        json!({ "minimum": StartRun::MIN_INTERVAL, "maximum": 3600 }),
     );
     set(
         schemas,
@@ -269,17 +267,18 @@ fn refine_schemas(schemas: &mut Map<String, Value>) {
         "status",
         json!({ "enum": RUN_STATUSES }),
     );
-    // A reading's range depends on its type: one variant per type.
+    // A reading's range depends on its type: one variant per type and piece of its range.
     if let Some(Value::Object(body)) = schemas.get_mut("ReadingBody") {
-        let variants: Vec<Value> = READING_TYPES
-            .iter()
-            .map(|(kind, min, max)| {
+        let variants: Vec<Value> = ReadingType::ALL
+            .into_iter()
+            .flat_map(|kind| reading_ranges(kind).into_iter().map(move |range| (kind, range)))
+            .map(|(kind, (min, max))| {
                 json!({
                     "type": "object",
                     "required": ["sensorId", "type", "reading"],
                     "properties": {
                         "sensorId": string(SENSOR_ID),
-                        "type": { "type": "string", "enum": [kind] },
+                        "type": { "type": "string", "enum": [kind.as_str()] },
                         "reading": { "type": "number", "minimum": min, "maximum": max },
                         "timestamp": { "type": ["string", "null"], "format": "date-time", "pattern": TIMESTAMP },
                     }
@@ -294,6 +293,21 @@ fn refine_schemas(schemas: &mut Map<String, Value>) {
         body.insert("oneOf".into(), Value::Array(variants));
         body.extend(kept);
     }
+}
+
+/// The values of a reading of type `kind`, as inclusive ranges that do not overlap: its range
+/// without the magnitudes below [`ReadingType::SMALLEST_MAGNITUDE`] other than 0.
+fn reading_ranges(kind: ReadingType) -> Vec<(f64, f64)> {
+    let (min, max) = kind.range();
+    let tiny = ReadingType::SMALLEST_MAGNITUDE;
+    let mut ranges = vec![(0.0, 0.0)];
+    if max >= tiny {
+        ranges.push((tiny, max));
+    }
+    if min <= -tiny {
+        ranges.push((min, -tiny));
+    }
+    ranges
 }
 
 #[cfg(test)]

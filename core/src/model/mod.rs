@@ -214,6 +214,10 @@ impl ReadingType {
         }
     }
 
+    /// The smallest magnitude of a value other than 0: 1e-130, DynamoDB's smallest number, so that
+    /// every store keeps every value the API accepts, exactly.
+    pub const SMALLEST_MAGNITUDE: f64 = 1e-130;
+
     /// Inclusive range of physically plausible values.
     pub fn range(self) -> (f64, f64) {
         match self {
@@ -264,7 +268,7 @@ pub struct Run {
     pub deadline: Timestamp,
     /// Planned length in seconds (1 ..= 86400).
     pub duration_secs: u32,
-    /// Seconds between two readings of a sensor (0 < interval ≤ 3600).
+    /// Seconds between two readings of a sensor (0.001 ≤ interval ≤ 3600).
     pub interval_secs: f64,
     /// Sensors of the run, unique, 1 ..= 100.
     pub sensor_ids: Vec<SensorId>,

@@ -23,8 +23,9 @@ pub struct NewReading {
 }
 
 impl NewReading {
-    /// Validates one reading: known type, finite value within the type's range, timestamp of at
-    /// most microsecond precision.
+    /// Validates one reading: known type, finite value within the type's range and either 0 or at
+    /// least [`ReadingType::SMALLEST_MAGNITUDE`] in magnitude, timestamp of at most microsecond
+    /// precision.
     ///
     /// # Errors
     /// A [`ValidationError`] naming `sensorId`, `type`, `reading` or `timestamp`.
@@ -41,6 +42,12 @@ impl NewReading {
             return Err(ValidationError::new(
                 "reading",
                 format!("must be a finite number between {low} and {high} for {kind}"),
+            ));
+        }
+        if value != 0.0 && value.abs() < ReadingType::SMALLEST_MAGNITUDE {
+            return Err(ValidationError::new(
+                "reading",
+                "must be 0 or at least 1e-130 in magnitude",
             ));
         }
         let timestamp = timestamp

@@ -18,8 +18,11 @@ impl StartRun {
     /// Default `interval` in seconds.
     pub const DEFAULT_INTERVAL: f64 = 5.0;
 
+    /// Shortest `interval` in seconds: one millisecond.
+    pub const MIN_INTERVAL: f64 = 0.001;
+
     /// Validates a start request: 1 to 100 unique sensor ids, a duration of 1 to 86400 seconds, an
-    /// interval greater than 0 and at most 3600 seconds.
+    /// interval of 0.001 to 3600 seconds.
     ///
     /// # Errors
     /// A [`ValidationError`] naming `sensorIds`, `sensorIds[i]`, `duration` or `interval`.
@@ -58,10 +61,10 @@ impl StartRun {
                 })?,
         };
         let interval_secs = interval.unwrap_or(Self::DEFAULT_INTERVAL);
-        if !(interval_secs.is_finite() && interval_secs > 0.0 && interval_secs <= 3600.0) {
+        if !(Self::MIN_INTERVAL..=3600.0).contains(&interval_secs) {
             return Err(ValidationError::new(
                 "interval",
-                "must be a number of seconds greater than 0 and at most 3600",
+                "must be a number of seconds from 0.001 to 3600",
             ));
         }
         Ok(Self {
