@@ -14,8 +14,8 @@ LARGE_RUN (20000 readings):
     app-lambda answers `POST /api/sensors/data` (one reading, server-stamped, into DynamoDB),
     the hello world the same event;
   * RSS (VmRSS) of each process after the warm rounds;
-  * app-lambda's RSS and peak RSS (VmHWM) after it ingested a run of LARGE_RUN readings
-    (batches of 1000) and answered `GET /api/runs/{id}/summary` of that run.
+  * app-lambda's RSS after it ingested a run of LARGE_RUN readings (batches of 1000), then
+    after it answered `GET /api/runs/{id}/summary` of that run, and its peak RSS (VmHWM).
 
 The app's environment (DynamoDB endpoint, tables, credentials) is this script's environment
 plus what `bench/lambda` passes; prints one JSON object on stdout.
@@ -96,6 +96,7 @@ class Function:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
+        self.server.handle_error = lambda request, address: None  # a stopped function's reset
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         port = self.server.server_address[1]
         self.process = subprocess.Popen(
@@ -238,11 +239,13 @@ def main():
             call(app, http_event("POST", f"/api/runs/{large_run}/readings",
                                  {"readings": readings}), {201})
         log(f"large run: {large} readings ingested")
+        rss_after_ingest = app.status_kb("VmRSS")
         summary = call(app, http_event("GET", f"/api/runs/{large_run}/summary"), {200})
         count = sum(group["count"] for group in summary["sensors"])
         if count != large // batch * batch:
             sys.exit(f"app: the summary counts {count} readings, {large // batch * batch} were sent")
         result["app"].update(large_run_readings=large, summary_count=count,
+                             rss_after_ingest_kb=rss_after_ingest,
                              rss_after_summary_kb=app.status_kb("VmRSS"),
                              rss_peak_kb=app.status_kb("VmHWM"))
         result["hello"]["rss_peak_kb"] = hello.status_kb("VmHWM")

@@ -9,7 +9,7 @@
 # and time from the spawn to the answered request: process start, init (SDK config, router),
 # the runtime's first poll, the handler, the response. A first, uncounted run creates the tables
 # (CREATE_TABLES=true); the counted runs start as in production (CREATE_TABLES=false).
-# Builds the zip with `cargo lambda build --release --x86-64 --output-format zip` if missing.
+# Builds the zip with `cargo lambda build --profile lambda --x86-64 --output-format zip` if missing.
 set -euo pipefail
 
 runs="${1:-10}"
@@ -27,7 +27,7 @@ target_dir="${CARGO_TARGET_DIR:-$repo_root/target}"
 zip="$target_dir/lambda/app-lambda/bootstrap.zip"
 if [[ ! -f "$zip" ]]; then
   log "building $zip"
-  "$CARGO_LAMBDA" lambda build --release --x86-64 --output-format zip -p app-lambda --bin app-lambda >&2
+  "$CARGO_LAMBDA" lambda build --profile lambda --x86-64 --output-format zip -p app-lambda --bin app-lambda >&2
 fi
 work="$(mktemp -d)"
 cleanup() {

@@ -17,7 +17,7 @@ variable "environment" {
 }
 
 variable "lambda_zip_path" {
-  description = "Path of the app-lambda zip (cargo lambda build --release --x86-64 --output-format zip -p app-lambda)."
+  description = "Path of the app-lambda zip (cargo lambda build --profile lambda --x86-64 --output-format zip -p app-lambda)."
   type        = string
   default     = "../../../target/lambda/app-lambda/bootstrap.zip"
 }

@@ -4,7 +4,7 @@ variable "name" {
 }
 
 variable "zip_path" {
-  description = "Lambda package built by `cargo lambda build --release --x86-64 --output-format zip -p app-lambda` (target/lambda/app-lambda/bootstrap.zip)."
+  description = "Lambda package built by `cargo lambda build --profile lambda --x86-64 --output-format zip -p app-lambda` (target/lambda/app-lambda/bootstrap.zip)."
   type        = string
 }
 
