@@ -55,7 +55,7 @@ one_run true
 results=()
 for ((i = 1; i <= runs; i++)); do
   one_run false
-  results+=("${LAMBDA_COLD_START% *}")
+  results+=("${LAMBDA_COLD_START%% *}")
 done
 lambda_delete_tables "$runs_table" "$readings_table"
 sorted="$(printf '%s\n' "${results[@]}" | sort -n)"
