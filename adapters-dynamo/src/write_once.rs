@@ -22,6 +22,7 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use futures::StreamExt;
+use futures::stream::FuturesOrdered;
 use iot_core::StoreError;
 use iot_core::error::conflict_detail;
 use iot_core::model::SensorReading;
@@ -132,15 +133,24 @@ impl DynamoStore {
         readings: Vec<(&SensorReading, Option<Item>)>,
     ) -> Result<Vec<KeyOutcome>, StoreError> {
         let stop = AtomicBool::new(false);
-        // Futures collected first: a stream over a closure trips the `Send` check of async-trait.
-        let mut writes = Vec::with_capacity(readings.len());
-        for (reading, known) in &readings {
-            writes.push(self.write_tagged(reading, batch, known.clone(), &stop));
+        // Each write is created when a place in flight frees up, so at most PUT_CONCURRENCY of
+        // them exist at once (an SDK call's future is large: a thousand made up front took
+        // ~10 MB). Outcomes come in the order of `readings`.
+        let mut in_flight = FuturesOrdered::new();
+        let mut outcomes: Vec<Result<KeyOutcome, StoreError>> = Vec::with_capacity(readings.len());
+        let mut next = readings.iter();
+        loop {
+            while in_flight.len() < PUT_CONCURRENCY {
+                let Some((reading, known)) = next.next() else {
+                    break;
+                };
+                in_flight.push_back(self.write_tagged(reading, batch, known.clone(), &stop));
+            }
+            match in_flight.next().await {
+                Some(outcome) => outcomes.push(outcome),
+                None => break,
+            }
         }
-        let outcomes: Vec<Result<KeyOutcome, StoreError>> = futures::stream::iter(writes)
-            .buffered(PUT_CONCURRENCY)
-            .collect()
-            .await;
         if !stop.load(Ordering::Acquire) {
             return outcomes.into_iter().collect();
         }
