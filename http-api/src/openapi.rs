@@ -344,4 +344,51 @@ mod tests {
             "X-User"
         );
     }
+
+    #[test]
+    fn reads_declare_an_optional_identity_and_cursors_their_exact_pattern() {
+        let mut doc = json!({
+            "paths": { "/api/runs/{id}/readings": { "get": {
+                "parameters": [
+                    { "name": "cursor", "in": "query", "required": false, "schema": { "type": "string" } }
+                ],
+                "responses": { "200": { "description": "a page" } }
+            }}},
+            "components": { "schemas": {} }
+        });
+        refine_value(&mut doc);
+        let op = &doc["paths"]["/api/runs/{id}/readings"]["get"];
+        assert_eq!(op["security"], json!([{}, { "user": [] }]));
+        assert!(op["responses"]["401"].is_object());
+        assert_eq!(
+            op["parameters"][0]["schema"]["pattern"],
+            json!(cursor::reading_cursor_pattern())
+        );
+    }
+
+    #[test]
+    fn an_optional_body_is_an_object_or_nothing_never_null() {
+        let mut body = json!({ "content": { "application/json": { "schema": {
+            "oneOf": [{ "type": "null" }, { "$ref": "#/components/schemas/FinishRunBody" }]
+        }}}});
+        object_body(&mut body);
+        assert_eq!(
+            body,
+            json!({ "required": false, "content": { "application/json": { "schema":
+                { "$ref": "#/components/schemas/FinishRunBody" } } } })
+        );
+    }
+
+    #[test]
+    fn reading_ranges_leave_out_only_the_magnitudes_no_store_keeps() {
+        let tiny = ReadingType::SMALLEST_MAGNITUDE;
+        assert_eq!(
+            reading_ranges(ReadingType::Temperature),
+            [(0.0, 0.0), (tiny, 1000.0), (-273.15, -tiny)]
+        );
+        assert_eq!(
+            reading_ranges(ReadingType::Humidity),
+            [(0.0, 0.0), (tiny, 100.0)]
+        );
+    }
 }
