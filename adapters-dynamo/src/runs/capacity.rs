@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use iot_core::StoreError;
 use iot_core::model::{Run, RunId, RunStatus, Timestamp};
 
-use super::{CONFLICT_TRIES, RETRYABLE, Tx, contention_pause};
+use super::{CONFLICT_TRIES, Tx, contention_pause, lost_to_contention};
 use crate::DynamoStore;
 use crate::codec::{Capacity, capacity_key, n_int, run_key, s, slot_value};
 use crate::consumed::{self, Units};
@@ -128,8 +128,7 @@ impl DynamoStore {
                         self.drop_slot(id).await?;
                         return Ok(false);
                     }
-                    Some(code) if RETRYABLE.contains(&code) => {}
-                    None if reason_code(&reasons, 1).is_some_and(|c| RETRYABLE.contains(&c)) => {}
+                    _ if lost_to_contention(&reasons) => {}
                     None if reasons.is_empty() => {
                         if !self
                             .read_run(id)

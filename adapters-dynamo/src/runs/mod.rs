@@ -5,7 +5,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{CancellationReason, Put, TransactWriteItem, Update};
 use iot_core::StoreError;
 use iot_core::error::CapacityExhausted;
 use iot_core::model::{
@@ -42,11 +42,21 @@ const RETRYABLE: &[&str] = &[
     "ProvisionedThroughputExceeded",
 ];
 
+/// Whether a transaction of a run update (item 0) and a capacity update (item 1) was canceled by
+/// contention, and is worth another attempt: item 0's reason is retryable, or item 0 has none and
+/// item 1's is.
+fn lost_to_contention(reasons: &[CancellationReason]) -> bool {
+    match reason_code(reasons, 0) {
+        Some(code) => RETRYABLE.contains(&code),
+        None => reason_code(reasons, 1).is_some_and(|c| RETRYABLE.contains(&c)),
+    }
+}
+
 /// Outcome of a `TransactWriteItems`.
 enum Tx {
     Committed,
     /// Canceled; the cancellation reason of each item (empty when the emulator gave none).
-    Canceled(Vec<aws_sdk_dynamodb::types::CancellationReason>),
+    Canceled(Vec<CancellationReason>),
     /// Refused as invalid before any condition was evaluated (e.g. a slot removal on a capacity
     /// item that has no `slots` map yet, which also means no run was ever admitted).
     Invalid(StoreError),
@@ -391,8 +401,7 @@ impl RunStore for DynamoStore {
                 Tx::Canceled(reasons) => match reason_code(&reasons, 0) {
                     // Missing, terminal or past its deadline: nothing changed.
                     Some("ConditionalCheckFailed") => return Ok(None),
-                    Some(code) if RETRYABLE.contains(&code) => {}
-                    None if reason_code(&reasons, 1).is_some_and(|c| RETRYABLE.contains(&c)) => {}
+                    _ if lost_to_contention(&reasons) => {}
                     None if reasons.is_empty() => {
                         if !self
                             .read_run(id)

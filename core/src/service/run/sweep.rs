@@ -2,7 +2,7 @@
 //! runs past their retention.
 
 use super::RunService;
-use crate::error::ServiceError;
+use crate::error::{ServiceError, StoreError};
 use crate::service::{SWEEP_BATCH, timed};
 
 /// What one sweep did.
@@ -24,8 +24,7 @@ impl RunService {
     /// `Store` on store failures.
     pub async fn sweep(&self) -> Result<Swept, ServiceError> {
         let now = self.clock.now();
-        let mut swept = Swept::default();
-        loop {
+        let expired = in_batches(|| async move {
             let expired = timed(
                 &*self.metrics,
                 "expire_runs",
@@ -35,28 +34,42 @@ impl RunService {
             for run in &expired {
                 self.metrics.run_finished(run);
             }
-            let n = u32::try_from(expired.len()).unwrap_or(u32::MAX);
-            swept.expired += n;
-            if n < SWEEP_BATCH {
-                break;
+            Ok(u32::try_from(expired.len()).unwrap_or(u32::MAX))
+        })
+        .await?;
+        let purged = match self.config.retention_days {
+            Some(days) => {
+                let cutoff = now.plus_micros(-i64::from(days) * 86_400 * 1_000_000);
+                in_batches(|| async move {
+                    timed(
+                        &*self.metrics,
+                        "purge_runs",
+                        self.runs.purge_runs(cutoff, SWEEP_BATCH),
+                    )
+                    .await
+                })
+                .await?
             }
+            None => 0,
+        };
+        Ok(Swept { expired, purged })
+    }
+}
+
+/// Calls `step`, which handles at most [`SWEEP_BATCH`] runs and says how many, until a batch
+/// comes back short; returns the total.
+async fn in_batches<F, Fut>(mut step: F) -> Result<u32, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<u32, StoreError>>,
+{
+    let mut total = 0;
+    loop {
+        let n = step().await?;
+        total += n;
+        if n < SWEEP_BATCH {
+            return Ok(total);
         }
-        if let Some(days) = self.config.retention_days {
-            let cutoff = now.plus_micros(-i64::from(days) * 86_400 * 1_000_000);
-            loop {
-                let n = timed(
-                    &*self.metrics,
-                    "purge_runs",
-                    self.runs.purge_runs(cutoff, SWEEP_BATCH),
-                )
-                .await?;
-                swept.purged += n;
-                if n < SWEEP_BATCH {
-                    break;
-                }
-            }
-        }
-        Ok(swept)
     }
 }
 
