@@ -155,7 +155,11 @@ async fn store_group(store: &PgStore, group: Vec<Job>) {
             check: job.check,
         })
         .collect();
-    let result = store.offer(&offers).await;
+    // The collector bounds its own groups (`in_flight`): they queue at the gate, never refused.
+    let result = match store.conn_in_line().await {
+        Ok(mut conn) => store.offer(&mut conn, &offers).await,
+        Err(e) => Err(e),
+    };
     drop(offers);
     match result {
         Ok(outcomes) => {

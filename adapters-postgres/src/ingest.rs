@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use iot_core::StoreError;
 use iot_core::model::{SensorReading, Timestamp};
+use sqlx::postgres::PgConnection;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -76,7 +77,11 @@ impl PgStore {
     /// Stores `offers` (distinct keys or not) and tells, in input order, what became of each.
     /// Offers repeating a key of an earlier one go in a later statement, so each gets its own
     /// answer (the first one stored, the next ones replays of it).
-    pub(crate) async fn offer(&self, offers: &[Offer<'_>]) -> Result<Vec<Outcome>, StoreError> {
+    pub(crate) async fn offer(
+        &self,
+        conn: &mut PgConnection,
+        offers: &[Offer<'_>],
+    ) -> Result<Vec<Outcome>, StoreError> {
         let mut outcomes: Vec<Option<Outcome>> = vec![None; offers.len()];
         let mut pending: Vec<usize> = (0..offers.len()).collect();
         while !pending.is_empty() {
@@ -85,7 +90,10 @@ impl PgStore {
                 .into_iter()
                 .partition(|&i| seen.insert(key(offers[i].reading)));
             let round: Vec<Offer<'_>> = now.iter().map(|&i| offers[i]).collect();
-            for (i, outcome) in now.into_iter().zip(self.offer_distinct(&round).await?) {
+            for (i, outcome) in now
+                .into_iter()
+                .zip(self.offer_distinct(conn, &round).await?)
+            {
                 outcomes[i] = Some(outcome);
             }
             pending = later;
@@ -98,7 +106,11 @@ impl PgStore {
 
     /// [`Self::offer`] for offers with distinct keys: one statement, plus one to read back the
     /// stored readings of keys found taken.
-    async fn offer_distinct(&self, offers: &[Offer<'_>]) -> Result<Vec<Outcome>, StoreError> {
+    async fn offer_distinct(
+        &self,
+        conn: &mut PgConnection,
+        offers: &[Offer<'_>],
+    ) -> Result<Vec<Outcome>, StoreError> {
         let n = offers.len();
         let mut run_ids = Vec::with_capacity(n);
         let mut stamps = Vec::with_capacity(n);
@@ -125,7 +137,7 @@ impl PgStore {
             .bind(&values)
             .bind(&users)
             .bind(&checks)
-            .fetch_all(self.pool())
+            .fetch_all(&mut *conn)
             .await
             .map_err(store_error)?;
         let mut outcomes = vec![Outcome::Refused; n];
@@ -143,7 +155,7 @@ impl PgStore {
             }
         }
         if !taken.is_empty() {
-            let stored = self.stored(offers, &taken).await?;
+            let stored = self.stored(conn, offers, &taken).await?;
             for i in taken {
                 match stored.get(&key(offers[i].reading)) {
                     Some(existing) => outcomes[i] = Outcome::Existing(existing.clone()),
@@ -159,6 +171,7 @@ impl PgStore {
     /// snapshot sees them; readings are never updated or deleted.
     async fn stored(
         &self,
+        conn: &mut PgConnection,
         offers: &[Offer<'_>],
         which: &[usize],
     ) -> Result<HashMap<Key, SensorReading>, StoreError> {
@@ -187,7 +200,7 @@ impl PgStore {
                 .collect::<Vec<_>>(),
         )
         .bind(readings.map(|r| r.kind.as_str()).collect::<Vec<_>>())
-        .fetch_all(self.pool())
+        .fetch_all(&mut *conn)
         .await
         .map_err(store_error)?;
         found

@@ -4,10 +4,11 @@
 //! statement, and [`metrics::PrometheusMetrics`] implements the metrics port for Prometheus.
 //!
 //! The crate's `README.md` describes the design, under "Schema", "Indexes", "Atomic capacity",
-//! "Single readings: one statement, grouped", "TLS" and "Failures", and how to run the tests
-//! ("Tests").
+//! "Single readings: one statement, grouped", "Backpressure", "TLS" and "Failures", and how to
+//! run the tests ("Tests").
 
 mod error;
+mod gate;
 mod group;
 mod ingest;
 mod readings;
@@ -16,5 +17,5 @@ mod runs;
 mod store;
 
 pub use group::{GroupCommit, GroupOptions};
-pub use store::{MIGRATOR, PgOptions, PgStore};
+pub use store::{DEFAULT_MAX_WAITING, DEFAULT_QUEUE_TIMEOUT, MIGRATOR, PgOptions, PgStore};
 pub mod metrics;

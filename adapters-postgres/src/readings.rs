@@ -9,7 +9,7 @@ use iot_core::model::{
     Page, ReadingCursor, RunId, SensorId, SensorReading, SensorSummary, Timestamp,
 };
 use iot_core::ports::{Inserted, ReadingQuery, ReadingStore, RunInsert};
-use sqlx::{Postgres, QueryBuilder};
+use sqlx::{Connection as _, Postgres, QueryBuilder};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -100,7 +100,7 @@ impl ReadingStore for PgStore {
             reading,
             check: None,
         };
-        inserted(self.offer(&[offer]).await?)
+        inserted(self.offer(&mut *self.conn().await?, &[offer]).await?)
     }
 
     async fn insert_into_running_run(
@@ -112,7 +112,7 @@ impl ReadingStore for PgStore {
             reading,
             check: Some(now),
         };
-        checked(self.offer(&[offer]).await?)
+        checked(self.offer(&mut *self.conn().await?, &[offer]).await?)
     }
 
     async fn insert_readings(&self, readings: &[SensorReading]) -> Result<Vec<bool>, StoreError> {
@@ -127,7 +127,8 @@ impl ReadingStore for PgStore {
             values.push(reading.value);
             users.push(reading.user.as_str());
         }
-        let mut tx = self.pool().begin().await.map_err(store_error)?;
+        let mut conn = self.conn().await?;
+        let mut tx = conn.begin().await.map_err(store_error)?;
         // One statement for the whole batch. Rows go in key order, so two batches that share keys
         // lock them in the same order and cannot deadlock.
         let inserted = sqlx::query(
@@ -241,7 +242,7 @@ impl ReadingStore for PgStore {
             .push_bind(i64::from(query.limit) + 1);
         let found = sql
             .build()
-            .fetch_all(self.pool())
+            .fetch_all(&mut *self.conn().await?)
             .await
             .map_err(store_error)?;
         Ok(Page::from_overfetch(
@@ -269,7 +270,7 @@ impl ReadingStore for PgStore {
             .push_bind(i64::from(limit));
         let found = sql
             .build()
-            .fetch_all(self.pool())
+            .fetch_all(&mut *self.conn().await?)
             .await
             .map_err(store_error)?;
         rows::readings(&found)
@@ -282,7 +283,7 @@ impl ReadingStore for PgStore {
              FROM reading_rollups WHERE run_id = $1 ORDER BY sensor_id, type",
         )
         .bind(run_id.as_uuid())
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.conn().await?)
         .await
         .map_err(store_error)?;
         found

@@ -6,7 +6,7 @@ use iot_core::model::{
     IdempotencyKey, Page, Run, RunCursor, RunId, RunStatus, Timestamp, Username,
 };
 use iot_core::ports::{Admission, CapacityLimits, Finish, RunQuery, RunStore, RunningCount};
-use sqlx::{Postgres, QueryBuilder, Row};
+use sqlx::{Connection as _, Postgres, QueryBuilder, Row};
 
 use crate::error::{bad_row, store_error};
 use crate::rows::{self, RUN_COLUMNS, get};
@@ -32,7 +32,8 @@ impl RunStore for PgStore {
             StoreError::Internal(format!("duration {} too large", run.duration_secs))
         })?;
         let now = now.as_datetime();
-        let mut tx = self.pool().begin().await.map_err(store_error)?;
+        let mut conn = self.conn().await?;
+        let mut tx = conn.begin().await.map_err(store_error)?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(CAPACITY_LOCK)
             .execute(&mut *tx)
@@ -106,7 +107,7 @@ impl RunStore for PgStore {
     async fn get_run(&self, id: RunId) -> Result<Option<Run>, StoreError> {
         let row = sqlx::query(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = $1"))
             .bind(id.as_uuid())
-            .fetch_optional(self.pool())
+            .fetch_optional(&mut *self.conn().await?)
             .await
             .map_err(store_error)?;
         row.as_ref().map(rows::run).transpose()
@@ -148,7 +149,7 @@ impl RunStore for PgStore {
             .push_bind(i64::from(query.limit) + 1);
         let found = sql
             .build()
-            .fetch_all(self.pool())
+            .fetch_all(&mut *self.conn().await?)
             .await
             .map_err(store_error)?;
         Ok(Page::from_overfetch(
@@ -173,7 +174,7 @@ impl RunStore for PgStore {
         sql.push(" ORDER BY started_at DESC, id DESC");
         let found = sql
             .build()
-            .fetch_all(self.pool())
+            .fetch_all(&mut *self.conn().await?)
             .await
             .map_err(store_error)?;
         rows::runs(&found)
@@ -190,7 +191,7 @@ impl RunStore for PgStore {
         )
         .bind(now.as_datetime())
         .bind(user.map(Username::as_str))
-        .fetch_one(self.pool())
+        .fetch_one(&mut *self.conn().await?)
         .await
         .map_err(store_error)?;
         Ok(RunningCount {
@@ -221,7 +222,7 @@ impl RunStore for PgStore {
         .bind(finish.finished_at.as_datetime())
         .bind(finish.error_message.as_deref())
         .bind(now.as_datetime())
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut *self.conn().await?)
         .await
         .map_err(store_error)?;
         row.as_ref().map(rows::run).transpose()
@@ -239,7 +240,7 @@ impl RunStore for PgStore {
         ))
         .bind(now.as_datetime())
         .bind(i64::from(max))
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.conn().await?)
         .await
         .map_err(store_error)?;
         rows::runs(&found)
@@ -255,7 +256,7 @@ impl RunStore for PgStore {
         )
         .bind(cutoff.as_datetime())
         .bind(i64::from(max))
-        .execute(self.pool())
+        .execute(&mut *self.conn().await?)
         .await
         .map_err(store_error)?;
         Ok(u32::try_from(deleted.rows_affected()).unwrap_or(u32::MAX))
@@ -263,7 +264,7 @@ impl RunStore for PgStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         let row = sqlx::query("SELECT 1 AS one")
-            .fetch_one(self.pool())
+            .fetch_one(&mut *self.conn_in_line().await?)
             .await
             .map_err(store_error)?;
         match row.try_get::<i32, _>("one") {

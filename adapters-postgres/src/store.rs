@@ -1,6 +1,7 @@
 //! The store handle: connection pool, options, migrations.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use iot_core::StoreError;
@@ -8,6 +9,7 @@ use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 
 use crate::error::migrate_error;
+use crate::gate::{Conn, Gate, Line};
 
 /// The schema's migrations (`adapters-postgres/migrations`), embedded in the binary. Test
 /// fixtures build their template databases from it.
@@ -23,15 +25,34 @@ pub struct PgOptions {
     pub acquire_timeout: Duration,
     /// Server-side `statement_timeout` of every connection (also bounds waits on locks).
     pub statement_timeout: Duration,
+    /// Most calls using the database at once; `None`: `max_connections`, so that a call that
+    /// gets its turn finds a connection.
+    pub max_in_flight: Option<u32>,
+    /// Most calls waiting for their turn; one more fails at once with
+    /// [`StoreError::Unavailable`] instead of waiting for `acquire_timeout`.
+    pub max_waiting: usize,
+    /// Longest wait for a turn before a call fails with [`StoreError::Unavailable`] (then comes
+    /// the wait for a connection, bounded by `acquire_timeout`).
+    pub queue_timeout: Duration,
 }
 
+/// The default of [`PgOptions::queue_timeout`].
+pub const DEFAULT_QUEUE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The default of [`PgOptions::max_waiting`]: room for every client of a busy instance.
+pub const DEFAULT_MAX_WAITING: usize = 1024;
+
 impl Default for PgOptions {
-    /// 10 connections, 2 s to get one, 5 s per statement.
+    /// 10 connections, 2 s to get one, 5 s per statement, as many calls in flight as
+    /// connections, 1024 waiting at most 10 s for their turn.
     fn default() -> Self {
         Self {
             max_connections: 10,
             acquire_timeout: Duration::from_secs(2),
             statement_timeout: Duration::from_secs(5),
+            max_in_flight: None,
+            max_waiting: DEFAULT_MAX_WAITING,
+            queue_timeout: DEFAULT_QUEUE_TIMEOUT,
         }
     }
 }
@@ -54,6 +75,11 @@ fn plain_on_loopback(url: &str, host: &str) -> bool {
 
 /// Runs and readings in PostgreSQL; cheap to clone (the pool is shared).
 ///
+/// Every call goes through a gate in front of the pool: at most [`PgOptions::max_in_flight`]
+/// calls use the database at once, at most [`PgOptions::max_waiting`] more wait in line (first
+/// come, first served, at most [`PgOptions::queue_timeout`]), and one more fails at once with
+/// [`StoreError::Unavailable`].
+///
 /// ```no_run
 /// # async fn demo() -> Result<(), iot_core::StoreError> {
 /// use adapters_postgres::{PgOptions, PgStore};
@@ -64,6 +90,7 @@ fn plain_on_loopback(url: &str, host: &str) -> bool {
 #[derive(Clone, Debug)]
 pub struct PgStore {
     pool: PgPool,
+    gate: Arc<Gate>,
 }
 
 impl PgStore {
@@ -99,7 +126,16 @@ impl PgStore {
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
             .connect_lazy_with(connect);
-        Ok(Self { pool })
+        let in_flight = options.max_in_flight.unwrap_or(options.max_connections);
+        let gate = Gate::new(
+            usize::try_from(in_flight).unwrap_or(usize::MAX),
+            options.max_waiting,
+            options.queue_timeout,
+        );
+        Ok(Self {
+            pool,
+            gate: Arc::new(gate),
+        })
     }
 
     /// Replaces the user and password of the connections the pool opens from now on; those
@@ -118,12 +154,34 @@ impl PgStore {
         self.pool.connect_options().get_username().to_string()
     }
 
-    /// A store on an existing pool (its options are the caller's).
+    /// A store on an existing pool (its options are the caller's): as many calls in flight as
+    /// the pool has connections, [`DEFAULT_MAX_WAITING`] waiting at most
+    /// [`DEFAULT_QUEUE_TIMEOUT`].
     pub fn from_pool(pool: PgPool) -> Self {
-        Self { pool }
+        let options = pool.options();
+        let gate = Gate::new(
+            usize::try_from(options.get_max_connections()).unwrap_or(usize::MAX),
+            DEFAULT_MAX_WAITING,
+            DEFAULT_QUEUE_TIMEOUT,
+        );
+        Self {
+            pool,
+            gate: Arc::new(gate),
+        }
     }
 
-    /// The pool, e.g. for health checks or closing it on shutdown.
+    /// A connection for a request, through the gate: `Unavailable` at once when the line is
+    /// full, or after `queue_timeout` in line or `acquire_timeout` waiting for the pool.
+    pub(crate) async fn conn(&self) -> Result<Conn, StoreError> {
+        self.gate.enter(&self.pool, Line::Bounded).await
+    }
+
+    /// A connection for work bounded elsewhere (group commit, readiness): it always queues.
+    pub(crate) async fn conn_in_line(&self) -> Result<Conn, StoreError> {
+        self.gate.enter(&self.pool, Line::Always).await
+    }
+
+    /// The pool, e.g. for closing it on shutdown. Queries run on it directly bypass the gate.
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }

@@ -71,6 +71,29 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub db_acquire_timeout_ms: u64,
 
+    /// Most database calls in flight at once. Unset: `DB_MAX_CONNECTIONS`, so that a call that
+    /// gets its turn finds a connection.
+    #[arg(long, env = "DB_MAX_IN_FLIGHT",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub db_max_in_flight: Option<u32>,
+
+    /// Most requests waiting for a turn at the database (first come, first served); one more is
+    /// answered `503` with `Retry-After` at once.
+    #[arg(long, env = "DB_MAX_WAITING", default_value_t = adapters_postgres::DEFAULT_MAX_WAITING)]
+    pub db_max_waiting: usize,
+
+    /// Longest a request waits for its turn at the database, in milliseconds, before it
+    /// answers `503` (then it waits at most `DB_ACQUIRE_TIMEOUT_MS` for a connection).
+    #[arg(long, env = "DB_QUEUE_TIMEOUT_MS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub db_queue_timeout_ms: u64,
+
+    /// Server-side `statement_timeout` of every database connection, in milliseconds (also
+    /// bounds waits on locks); a statement that takes longer answers `503`.
+    #[arg(long, env = "DB_STATEMENT_TIMEOUT_MS", default_value_t = 5000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub db_statement_timeout_ms: u64,
+
     /// Capacity, timeout grace, CORS, admins, Grafana links: shared by every binary.
     #[command(flatten)]
     pub api: ApiSettings,
@@ -231,6 +254,14 @@ mod tests {
         assert_eq!(c.header_read_timeout_secs, 10);
         assert_eq!(c.keep_alive_timeout_secs, 75);
         assert_eq!(c.web_dir, None);
+        assert_eq!(
+            (c.db_max_connections, c.db_max_in_flight, c.db_max_waiting),
+            (10, None, 1024)
+        );
+        assert_eq!(
+            (c.db_queue_timeout_ms, c.db_statement_timeout_ms),
+            (10_000, 5000)
+        );
     }
 
     /// The value of `name = N` in a Terraform file of `deploy/`.
@@ -300,6 +331,12 @@ mod tests {
             "PORT",
             "DATABASE_URL",
             "MIGRATE",
+            "DB_MAX_CONNECTIONS",
+            "DB_ACQUIRE_TIMEOUT_MS",
+            "DB_MAX_IN_FLIGHT",
+            "DB_MAX_WAITING",
+            "DB_QUEUE_TIMEOUT_MS",
+            "DB_STATEMENT_TIMEOUT_MS",
             "MAX_CONCURRENT_RUNS",
             "MAX_RUNS_PER_USER",
             "RUN_TIMEOUT_GRACE_SECS",

@@ -122,7 +122,10 @@ pub async fn build_app(config: &Config) -> anyhow::Result<App> {
                 let options = PgOptions {
                     max_connections: config.db_max_connections,
                     acquire_timeout: Duration::from_millis(config.db_acquire_timeout_ms),
-                    ..PgOptions::default()
+                    statement_timeout: Duration::from_millis(config.db_statement_timeout_ms),
+                    max_in_flight: config.db_max_in_flight,
+                    max_waiting: config.db_max_waiting,
+                    queue_timeout: Duration::from_millis(config.db_queue_timeout_ms),
                 };
                 let pg = PgStore::connect(url, &options)
                     .await

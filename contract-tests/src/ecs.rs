@@ -21,7 +21,7 @@ pub struct EcsTarget {
 impl EcsTarget {
     /// `app-ecs` on its embedded in-memory store.
     pub async fn in_memory() -> Option<Self> {
-        Some(Self::start(None, None, test_support::PATIENT).await)
+        Some(Self::start(None, None, test_support::PATIENT, &[]).await)
     }
 
     /// `app-ecs` on a fresh PostgreSQL database copied from the migrated template (the binary
@@ -29,7 +29,19 @@ impl EcsTarget {
     pub async fn on_postgres() -> Option<Self> {
         let database = TestDatabase::migrated(&MIGRATOR).await?;
         let url = database.url.clone();
-        Some(Self::start(Some(url), Some(database), test_support::PATIENT).await)
+        Some(Self::start(Some(url), Some(database), test_support::PATIENT, &[]).await)
+    }
+
+    /// [`Self::on_postgres`] with more command-line flags, e.g. `("--db-max-waiting", "1")`.
+    pub async fn on_postgres_with(flags: &[(&str, &str)]) -> Option<Self> {
+        let database = TestDatabase::migrated(&MIGRATOR).await?;
+        let url = database.url.clone();
+        Some(Self::start(Some(url), Some(database), test_support::PATIENT, flags).await)
+    }
+
+    /// The URL of the database the app uses, if it is on PostgreSQL.
+    pub fn database_url(&self) -> Option<&str> {
+        self.database.as_ref().map(|d| d.url.as_str())
     }
 
     /// `app-ecs` on `database`, reached at `url` (e.g. through a [`TcpProxy`](crate::proxy::TcpProxy)),
@@ -39,19 +51,24 @@ impl EcsTarget {
         database: TestDatabase,
         acquire_timeout: Duration,
     ) -> Self {
-        Self::start(Some(url), Some(database), acquire_timeout).await
+        Self::start(Some(url), Some(database), acquire_timeout, &[]).await
     }
 
     async fn start(
         url: Option<String>,
         database: Option<TestDatabase>,
         acquire_timeout: Duration,
+        flags: &[(&str, &str)],
     ) -> Self {
         let mut args: Vec<String> = vec![
             "app-ecs".into(),
             "--db-acquire-timeout-ms".into(),
             acquire_timeout.as_millis().to_string(),
         ];
+        for (name, value) in flags {
+            args.push((*name).to_string());
+            args.push((*value).to_string());
+        }
         for (name, value) in contract_config::env() {
             args.push(format!("--{}", name.to_ascii_lowercase().replace('_', "-")));
             args.push(value);
