@@ -1,16 +1,9 @@
 -- Batches of BATCH readings with client timestamps, unique per thread and request, so every
 -- reading is new (a replayed batch would only count duplicates).
-local run_id = os.getenv("RUN_ID")
-local user = os.getenv("BENCH_USER") or "bench"
+local common = require("bench.wrk_common")
+local run_id, user, sensors = common.run_id, common.user, common.sensors
 local batch = tonumber(os.getenv("BATCH") or "1000")
-local sensors = tonumber(os.getenv("SENSORS") or "100")
-local thread_no = 0
-local threads = {}
-
-setup = function(thread)
-  thread:set("thread_no", thread_no)
-  thread_no = thread_no + 1
-end
+setup = common.setup
 
 local counter = 0
 wrk.method = "POST"

@@ -32,7 +32,8 @@ impl EcsTarget {
         Some(Self::start(Some(url), Some(database), test_support::PATIENT, &[]).await)
     }
 
-    /// [`Self::on_postgres`] with more command-line flags, e.g. `("--db-max-waiting", "1")`.
+    /// [`Self::on_postgres`] with more command-line flags, e.g. `("--db-max-waiting", "1")`; they
+    /// may replace the patient `--db-acquire-timeout-ms`.
     pub async fn on_postgres_with(flags: &[(&str, &str)]) -> Option<Self> {
         let database = TestDatabase::migrated(&MIGRATOR).await?;
         let url = database.url.clone();
@@ -60,11 +61,14 @@ impl EcsTarget {
         acquire_timeout: Duration,
         flags: &[(&str, &str)],
     ) -> Self {
-        let mut args: Vec<String> = vec![
-            "app-ecs".into(),
-            "--db-acquire-timeout-ms".into(),
-            acquire_timeout.as_millis().to_string(),
-        ];
+        let mut args: Vec<String> = vec!["app-ecs".into()];
+        if !flags
+            .iter()
+            .any(|(name, _)| *name == "--db-acquire-timeout-ms")
+        {
+            args.push("--db-acquire-timeout-ms".into());
+            args.push(acquire_timeout.as_millis().to_string());
+        }
         for (name, value) in flags {
             args.push((*name).to_string());
             args.push((*value).to_string());

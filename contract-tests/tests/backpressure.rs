@@ -80,7 +80,14 @@ fn mixed(i: usize, runs: &[String]) -> (&'static str, TestRequest) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn ecs_serves_500_concurrent_mixed_requests_without_503() {
-    let Some(target) = EcsTarget::on_postgres().await else {
+    // The production wait for a connection (a request in its turn finds one at once), and a
+    // patient line: no request may give up waiting for the pool.
+    let patient = test_support::PATIENT.as_millis().to_string();
+    let flags = [
+        ("--db-acquire-timeout-ms", "2000"),
+        ("--db-queue-timeout-ms", patient.as_str()),
+    ];
+    let Some(target) = EcsTarget::on_postgres_with(&flags).await else {
         return;
     };
     let mut runs = Vec::new();

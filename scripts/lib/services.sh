@@ -34,8 +34,9 @@ _IOT_APT_UPDATED=0
 _IOT_STARTED_MOTO_PORTS=()
 
 _IOT_PG_VERSION=15
-_IOT_PG_CLUSTER=main
-_IOT_PG_PORT=5432
+# Another cluster (created on first use) keeps a benchmark away from the one tests share.
+_IOT_PG_CLUSTER="${IOT_PG_CLUSTER:-main}"
+_IOT_PG_PORT="${IOT_PG_PORT:-5432}"
 _IOT_MOTO_SPEC='moto[dynamodb]==5.*'
 
 # log MESSAGE... : "==> [  12.3s] message" on stderr, seconds since the library was sourced.
@@ -101,6 +102,24 @@ _iot_pg_check_url() {
     { log "ERROR: cannot connect to $(_iot_redact_url "$url")"; return 1; }
 }
 
+# Before a stopped cluster starts: load pg_stat_statements with it (bench/run reads statements
+# per request from it; it costs the tests nothing measurable), unless the configuration already
+# names libraries to preload. A file of its own in conf.d, written once.
+_iot_pg_preload_statements() {
+  local conf="/etc/postgresql/$_IOT_PG_VERSION/$_IOT_PG_CLUSTER/conf.d/iot-playground.conf"
+  local current
+  [[ -f $conf ]] && return 0
+  current=$(pg_conftool -s "$_IOT_PG_VERSION" "$_IOT_PG_CLUSTER" show shared_preload_libraries 2>/dev/null) || current=""
+  current="${current//\'/}"
+  if [[ -n $current ]]; then
+    log "postgres: shared_preload_libraries is already '$current'; left as it is"
+    return 0
+  fi
+  log "postgres: preloading pg_stat_statements ($conf)"
+  echo "shared_preload_libraries = 'pg_stat_statements'" | _iot_as_root tee "$conf" >/dev/null ||
+    { log "ERROR: cannot write $conf"; return 1; }
+}
+
 ensure_postgres() {
   # A URL chosen by the caller wins (another server, another port): only check it.
   if [[ -n "${TEST_DATABASE_URL:-}" ]]; then
@@ -129,6 +148,7 @@ ensure_postgres() {
   if pg_ctlcluster "$_IOT_PG_VERSION" "$_IOT_PG_CLUSTER" status >/dev/null 2>&1; then
     log "postgres: cluster $_IOT_PG_VERSION/$_IOT_PG_CLUSTER already running"
   else
+    _iot_pg_preload_statements || return 1
     log "postgres: starting cluster $_IOT_PG_VERSION/$_IOT_PG_CLUSTER"
     _iot_as_root pg_ctlcluster --skip-systemctl-redirect "$_IOT_PG_VERSION" "$_IOT_PG_CLUSTER" start >&2 ||
       { log "ERROR: pg_ctlcluster start failed; see /var/log/postgresql/postgresql-$_IOT_PG_VERSION-$_IOT_PG_CLUSTER.log"; return 1; }
