@@ -22,8 +22,8 @@ use crate::error::store_error;
 pub(crate) enum Line {
     /// A request: refused at once when `max_waiting` callers are already in line.
     Bounded,
-    /// Work that is already bounded elsewhere (the group commit collector, a readiness probe):
-    /// it always queues, within the acquire timeout.
+    /// Work that is already bounded elsewhere (the group commit collector): it always queues,
+    /// within the queue timeout.
     Always,
 }
 

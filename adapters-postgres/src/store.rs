@@ -176,7 +176,7 @@ impl PgStore {
         self.gate.enter(&self.pool, Line::Bounded).await
     }
 
-    /// A connection for work bounded elsewhere (group commit, readiness): it always queues.
+    /// A connection for work bounded elsewhere (group commit): it always queues.
     pub(crate) async fn conn_in_line(&self) -> Result<Conn, StoreError> {
         self.gate.enter(&self.pool, Line::Always).await
     }

@@ -229,6 +229,11 @@ async fn ecs_refuses_at_once_beyond_its_line_and_serves_the_line() {
         );
         assert_eq!(r.header("retry-after"), Some("1"));
     }
+    assert_eq!(
+        target.send(TestRequest::get("/ready")).await.status,
+        200,
+        "readiness does not wait in the line"
+    );
 
     // Once the store moves again, the blocked request and the one in line are served.
     lock.rollback().await.unwrap();
