@@ -28,9 +28,10 @@ use iot_core::error::conflict_detail;
 use iot_core::model::SensorReading;
 
 use crate::DynamoStore;
-use crate::codec::{Item, PK, reading_from_item, reading_item, reading_key, s};
+use crate::codec::{Item, PK, SK, reading_from_item, reading_item, reading_key, s};
 use crate::consumed::{self, Units};
 use crate::error::sdk_error;
+use crate::rollup::PEND;
 
 /// Attribute holding the id of the batch that wrote an item and may still take it back.
 pub(crate) const BATCH: &str = "batch";
@@ -56,7 +57,7 @@ pub(crate) enum KeyOutcome {
 }
 
 /// What a conditional put found.
-enum Put {
+pub(crate) enum Put {
     Done,
     Taken(Option<Item>),
 }
@@ -88,7 +89,11 @@ impl DynamoStore {
                     if stop.load(Ordering::Acquire) {
                         return Ok(KeyOutcome::Skipped);
                     }
-                    match self.put_if_absent(reading, batch).await? {
+                    let put = match batch {
+                        Some(id) => self.put_if_absent(reading, id).await?,
+                        None => self.put_counted(reading).await?,
+                    };
+                    match put {
                         Put::Done => return Ok(KeyOutcome::Written),
                         Put::Taken(Some(item)) => item,
                         // Not every emulator returns the old item on a failed condition.
@@ -219,15 +224,12 @@ impl DynamoStore {
         )))
     }
 
-    async fn put_if_absent(
-        &self,
-        reading: &SensorReading,
-        batch: Option<&str>,
-    ) -> Result<Put, StoreError> {
+    async fn put_if_absent(&self, reading: &SensorReading, batch: &str) -> Result<Put, StoreError> {
         let mut item = reading_item(reading);
         self.stamp_reading_expiry(&mut item);
-        if let Some(id) = batch {
-            item.insert(BATCH.into(), s(id));
+        item.insert(BATCH.into(), s(batch));
+        if let Some(sk) = item.get(SK).cloned() {
+            item.insert(PEND.into(), sk);
         }
         let result = self
             .client
