@@ -205,6 +205,14 @@ fn resolve_web_dir(configured: Option<&Path>) -> Option<PathBuf> {
     }
 }
 
+/// `/metrics`, its alias and the API page, the binary's own routes.
+fn exposition() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(metrics_exposition))
+        .routes(routes!(actuator_prometheus))
+        .merge(api_page::routes())
+}
+
 /// API v1 with `/metrics` and its alias (documented in the OpenAPI document like every route) and
 /// the static UI, all timed by route template.
 fn build_router(
@@ -213,10 +221,6 @@ fn build_router(
     metrics: Arc<PrometheusMetrics>,
     draining: Arc<AtomicBool>,
 ) -> Router {
-    let exposition = OpenApiRouter::new()
-        .routes(routes!(metrics_exposition))
-        .routes(routes!(actuator_prometheus))
-        .merge(api_page::routes());
     // `Router::layer` wraps each route after matching, so `MatchedPath` is known here; only the
     // fallback (no route matched) lacks it.
     iot_http::router_with(state, http_config, exposition)

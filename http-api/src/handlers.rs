@@ -422,7 +422,7 @@ pub async fn ready(State(app): State<AppState>) -> Ok<Json<HealthJson>> {
 #[utoipa::path(get, path = "/api/openapi.json", tag = "operations",
     responses((status = 200, description = "OpenAPI 3.1 document")))]
 pub async fn openapi_json(
-    axum::Extension(doc): axum::Extension<std::sync::Arc<utoipa::openapi::OpenApi>>,
+    axum::Extension(doc): axum::Extension<std::sync::Arc<crate::ApiDocument>>,
 ) -> Response {
-    Json(&*doc).into_response()
+    Json(doc.get()).into_response()
 }

@@ -13,7 +13,7 @@
 //! Mount the router under a prefix of your own axum app, here on the in-memory store:
 //!
 //! ```
-//! use std::sync::Arc;
+//! use std::sync::{Arc, OnceLock};
 //! use axum::Router;
 //! use iot_core::{memory::InMemoryStore, ports::NoMetrics, service::RunConfig};
 //! use iot_http::{AppState, HttpConfig, identity::UserHeader};
@@ -40,7 +40,7 @@ pub mod server_timing;
 pub mod settings;
 mod state;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::extract::Request;
 use axum::handler::HandlerWithoutStateExt as _;
@@ -67,39 +67,104 @@ pub use state::AppState;
 )]
 struct ApiDoc;
 
-/// Every route, each registered with its OpenAPI operation, so the document cannot drift from
-/// the router.
-fn api_routes() -> OpenApiRouter<AppState> {
-    use handlers::*;
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .routes(routes!(start_run))
-        .routes(routes!(can_start))
-        .routes(routes!(running_runs))
-        .routes(routes!(list_runs))
-        .routes(routes!(all_runs))
-        .routes(routes!(get_run))
-        .routes(routes!(finish_run))
-        .routes(routes!(interrupt_all))
-        .routes(routes!(run_summary))
-        .routes(routes!(ingest_batch, list_readings))
-        .routes(routes!(ingest_reading, latest_readings))
-        .routes(routes!(ingest_reading_alias))
-        .routes(routes!(health))
-        .routes(routes!(actuator_health))
-        .routes(routes!(ready))
-        .routes(routes!(openapi_json))
+/// Calls `$then!` with every handler of API v1, grouped by path as `utoipa_axum::routes!` takes
+/// them. The router and the OpenAPI document are both built from this one list, so the document
+/// cannot drift from the router.
+macro_rules! with_api_handlers {
+    ($then:ident) => {
+        $then! {
+            [start_run] [can_start] [running_runs] [list_runs] [all_runs] [get_run] [finish_run]
+            [interrupt_all] [run_summary] [ingest_batch, list_readings]
+            [ingest_reading, latest_readings] [ingest_reading_alias] [health] [actuator_health]
+            [ready] [openapi_json]
+        }
+    };
+}
+
+/// The document's reading of the list: every handler with its whole OpenAPI operation.
+macro_rules! documented_routes {
+    ($([$($handler:ident),+])+) => {
+        OpenApiRouter::with_openapi(ApiDoc::openapi())
+            $(.routes(routes!($(handlers::$handler),+)))+
+    };
+}
+
+/// The router's reading of the list: each handler on the methods and path of its
+/// `#[utoipa::path]`, without building its operation (the document is built when first asked
+/// for, which keeps it out of a Lambda cold start).
+macro_rules! plain_routes {
+    ($([$($handler:ident),+])+) => {{
+        let router = Router::new();
+        $($(
+            let router = utoipa_axum::paste! {
+                route::<handlers::[<__path_ $handler>], _, _>(router, handlers::$handler)
+            };
+        )+)+
+        router
+    }};
+}
+
+/// `router` plus `handler` on the methods and path `P` documents.
+fn route<P, H, T>(router: Router<AppState>, handler: H) -> Router<AppState>
+where
+    P: utoipa::Path,
+    H: axum::handler::Handler<T, AppState>,
+    T: 'static,
+{
+    use utoipa_axum::PathItemExt as _;
+    let methods = P::methods()
+        .iter()
+        .fold(axum::routing::MethodRouter::new(), |methods, method| {
+            methods.on(method.to_method_filter(), handler.clone())
+        });
+    router.route(&P::path(), methods)
+}
+
+/// Routes a binary adds to API v1, with their OpenAPI operations: called once for the router and
+/// once more for the document, when it is first asked for.
+pub type ExtraRoutes = fn() -> OpenApiRouter<AppState>;
+
+/// The OpenAPI document of a router (served at `/api/openapi.json`), built on the first request
+/// for it.
+pub struct ApiDocument {
+    extra: ExtraRoutes,
+    doc: OnceLock<utoipa::openapi::OpenApi>,
+}
+
+impl std::fmt::Debug for ApiDocument {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiDocument")
+            .field("built", &self.doc.get().is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ApiDocument {
+    /// The document, built on the first call.
+    pub fn get(&self) -> &utoipa::openapi::OpenApi {
+        self.doc.get_or_init(|| {
+            let (_, doc) = with_api_handlers!(documented_routes)
+                .merge((self.extra)())
+                .split_for_parts();
+            openapi::refine(doc)
+        })
+    }
 }
 
 /// The API v1 router with its middleware, ready to serve or to nest.
 pub fn router(state: AppState, config: &HttpConfig) -> Router {
-    router_with(state, config, OpenApiRouter::new())
+    router_with(state, config, OpenApiRouter::new)
 }
 
 /// [`router`] plus routes of the binary's own (e.g. `/metrics`), documented with
 /// `#[utoipa::path]`: they get the same middleware and appear in `/api/openapi.json`.
-pub fn router_with(state: AppState, config: &HttpConfig, extra: OpenApiRouter<AppState>) -> Router {
-    let (routes, doc) = api_routes().merge(extra).split_for_parts();
-    let doc = openapi::refine(doc);
+pub fn router_with(state: AppState, config: &HttpConfig, extra: ExtraRoutes) -> Router {
+    let (extra_routes, _) = extra().split_for_parts();
+    let routes = with_api_handlers!(plain_routes).merge(extra_routes);
+    let doc = ApiDocument {
+        extra,
+        doc: OnceLock::new(),
+    };
     let routes = match &config.web_dir {
         // Files first; a path that is no file gets the same JSON 404 as without a UI.
         Some(dir) => routes.fallback_service(
