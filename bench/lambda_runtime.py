@@ -15,9 +15,7 @@ LARGE_RUN (20000 readings):
     the hello world the same event;
   * RSS (VmRSS) of each process after the warm rounds;
   * app-lambda's RSS after it ingested a run of LARGE_RUN readings (batches of 1000), then
-    after it answered `GET /api/runs/{id}/summary` of that run, and its peak RSS (VmHWM);
-  * the summary's latency (median of SUMMARY_CALLS (5) calls, wall time of the invocation) when
-    the run holds 10,000 readings and when it holds LARGE_RUN.
+    after it answered `GET /api/runs/{id}/summary` of that run, and its peak RSS (VmHWM).
 
 The app's environment (DynamoDB endpoint, tables, credentials) is this script's environment
 plus what `bench/lambda` passes; prints one JSON object on stdout.
@@ -189,24 +187,11 @@ def ingest_event(run_id, i):
                       {"x-run-id": run_id})
 
 
-def summary_ms(function, run_id, calls):
-    """Median wall time of `calls` summaries of `run_id`, in milliseconds, and the count read."""
-    times, count = [], 0
-    for _ in range(calls):
-        started = time.perf_counter()
-        summary = call(function, http_event("GET", f"/api/runs/{run_id}/summary"), {200})
-        times.append((time.perf_counter() - started) * 1000)
-        count = sum(group["count"] for group in summary["sensors"])
-    return sorted(times)[(len(times) - 1) // 2], count
-
-
 def main():
     hello_bootstrap, app_bootstrap = sys.argv[1:3]
     rounds = int(os.environ.get("ROUNDS", "5"))
     invocations = int(os.environ.get("INVOCATIONS", "200"))
     large = int(os.environ.get("LARGE_RUN", "20000"))
-    summary_calls = int(os.environ.get("SUMMARY_CALLS", "5"))
-    small = 10_000
     env = {key: os.environ[key] for key in (
         "PATH", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
         "AWS_EC2_METADATA_DISABLED", "DYNAMODB_ENDPOINT", "RUNS_TABLE", "READINGS_TABLE",
@@ -245,10 +230,7 @@ def main():
 
         large_run = start_run(app)
         batch = 1000
-        latency = {}
         for b in range(large // batch):
-            if (b * batch) == small:
-                latency[small] = summary_ms(app, large_run, summary_calls)
             readings = [{"sensorId": SENSORS[i % len(SENSORS)], "type": "temperature",
                          "reading": 20 + (i % 50) / 10,
                          "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(
@@ -258,10 +240,6 @@ def main():
                                  {"readings": readings}), {201})
         log(f"large run: {large} readings ingested")
         rss_after_ingest = app.status_kb("VmRSS")
-        latency[large // batch * batch] = summary_ms(app, large_run, summary_calls)
-        for readings, (_, counted) in latency.items():
-            if counted != readings:
-                sys.exit(f"app: the summary counts {counted} readings, {readings} were sent")
         summary = call(app, http_event("GET", f"/api/runs/{large_run}/summary"), {200})
         count = sum(group["count"] for group in summary["sensors"])
         if count != large // batch * batch:
@@ -269,8 +247,7 @@ def main():
         result["app"].update(large_run_readings=large, summary_count=count,
                              rss_after_ingest_kb=rss_after_ingest,
                              rss_after_summary_kb=app.status_kb("VmRSS"),
-                             rss_peak_kb=app.status_kb("VmHWM"),
-                             summary_ms={str(n): ms for n, (ms, _) in latency.items()})
+                             rss_peak_kb=app.status_kb("VmHWM"))
         result["hello"]["rss_peak_kb"] = hello.status_kb("VmHWM")
         json.dump(result, sys.stdout)
         print()

@@ -35,9 +35,6 @@ pub(crate) const ALL_RUNS: &str = "RUNS";
 pub(crate) const BY_SENSOR: &str = "by-sensor";
 /// Sort key attribute of [`BY_SENSOR`].
 pub(crate) const SSK: &str = "ssk";
-/// Sparse local secondary index of the readings table: a run's readings not yet counted in their
-/// rollups (sort key `pend`, see `rollup`).
-pub(crate) const PENDING: &str = "pending";
 
 pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())

@@ -5,8 +5,7 @@
 //!
 //! The crate's `README.md` describes the design, under "Runs table", "Readings table", "Access
 //! patterns", "Throughput limits and hot partitions", "Capacity protocol", "Write-once readings",
-//! "Single readings: two requests, not a transaction", "Summaries: rollups" and "Errors", and
-//! how to run the tests
+//! "Single readings: two requests, not a transaction" and "Errors", and how to run the tests
 //! ("Tests").
 
 mod batch;
@@ -17,10 +16,8 @@ mod http_client;
 mod query;
 mod readings;
 mod retention;
-mod rollup;
 mod runs;
 mod tables;
-mod transact;
 mod write_once;
 
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! [`ReadingStore`] on the readings table: one partition per run, sort key
 //! `<timestamp>#<sensorId>#<type>`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use async_trait::async_trait;
 use std::sync::atomic::AtomicBool;
@@ -10,17 +10,52 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use iot_core::StoreError;
 use iot_core::error::conflict_detail;
 use iot_core::model::{
-    Page, ReadingCursor, RunId, SensorId, SensorReading, SensorSummary, Timestamp,
+    Page, ReadingCursor, ReadingType, RunId, SensorId, SensorReading, SensorSummary, Timestamp,
 };
 use iot_core::ports::{Inserted, ReadingQuery, ReadingStore, RunInsert, check_then_insert};
 
 use crate::DynamoStore;
 use crate::codec::{
-    BY_SENSOR, Item, PK, SK, SSK, get_s, reading_from_item, reading_key, reading_sk, reading_ssk, s,
+    BY_SENSOR, Item, PK, SK, SSK, get_s, parse_ts, reading_from_item, reading_key, reading_sk,
+    reading_ssk, s,
 };
 use crate::error::corrupt;
 use crate::query::QuerySpec;
 use crate::write_once::{BATCH, KeyOutcome};
+
+/// Running aggregate of one (sensor, type), with the semantics of [`SensorSummary::fold`]
+/// (readings visited in timestamp order), without holding the readings in memory.
+#[derive(Debug)]
+struct Aggregate {
+    count: u64,
+    min: f64,
+    max: f64,
+    sum: f64,
+    first: Timestamp,
+    last: Timestamp,
+}
+
+impl Aggregate {
+    fn new(value: f64, at: Timestamp) -> Self {
+        Self {
+            count: 1,
+            min: value,
+            max: value,
+            sum: value,
+            first: at,
+            last: at,
+        }
+    }
+
+    fn add(&mut self, value: f64, at: Timestamp) {
+        self.count += 1;
+        self.min = self.min.min(value);
+        self.max = self.max.max(value);
+        self.first = self.first.min(at);
+        self.last = self.last.max(at);
+        self.sum += value;
+    }
+}
 
 /// The pair of strings a reading item is identified by.
 fn key_of(item: &Item) -> Option<(String, String)> {
@@ -218,20 +253,13 @@ impl ReadingStore for DynamoStore {
         }
         // 2. Write the rest once each, all or nothing (see `write_once`).
         let batch = uuid::Uuid::new_v4().to_string();
-        let outcomes = self.write_batch_once(&batch, to_write.clone()).await?;
-        let mut written = HashSet::new();
-        let mut to_count = Vec::new();
-        for ((key, (reading, _)), outcome) in keys.into_iter().zip(to_write).zip(outcomes) {
-            if matches!(outcome, KeyOutcome::Written) {
-                written.insert(key);
-                to_count.push(reading);
-            }
-        }
-        // 3. The batch can no longer be taken back: count its readings in their rollups. What
-        //    is not counted (an outage here) stays pending, and summaries still include it.
-        if let Err(e) = self.count_batch(&batch, to_count).await {
-            tracing::warn!(%batch, error = %e, "batch stored, its readings left pending");
-        }
+        let outcomes = self.write_batch_once(&batch, to_write).await?;
+        let written: HashSet<&(String, String)> = keys
+            .into_iter()
+            .zip(outcomes)
+            .filter(|(_, outcome)| matches!(outcome, KeyOutcome::Written))
+            .map(|(key, _)| key)
+            .collect();
         Ok(readings
             .iter()
             .map(|r| written.contains(&reading_key_strings(r)))
@@ -294,6 +322,55 @@ impl ReadingStore for DynamoStore {
     }
 
     async fn summarize(&self, run_id: RunId) -> Result<Vec<SensorSummary>, StoreError> {
-        self.summarize_rollups(run_id).await
+        const WHAT: &str = "reading";
+        let mut spec = QuerySpec::new(&self.readings_table, "#pk = :pk")
+            .name("#pk", PK)
+            .name("#sid", "sensorId")
+            .name("#ty", "type")
+            .name("#v", "value")
+            .name("#ts", "timestamp")
+            .value(":pk", s(run_id.to_string()));
+        spec.projection = Some("#sid, #ty, #v, #ts".into());
+        spec.consistent = true;
+        // Keyed by the text of sensor and type: the order of the listing (sensor, then type).
+        let mut groups: BTreeMap<(String, String), Aggregate> = BTreeMap::new();
+        self.query_each(&spec, None, |item| {
+            let value = match item.get("value") {
+                Some(AttributeValue::N(n)) => n
+                    .parse::<f64>()
+                    .map_err(|e| corrupt(WHAT, format!("value = {n}: {e}")))?,
+                other => return Err(corrupt(WHAT, format!("value = {other:?}"))),
+            };
+            let at = parse_ts(get_s(&item, "timestamp", WHAT)?, "timestamp", WHAT)?;
+            let key = (
+                get_s(&item, "sensorId", WHAT)?.to_string(),
+                get_s(&item, "type", WHAT)?.to_string(),
+            );
+            match groups.get_mut(&key) {
+                Some(group) => group.add(value, at),
+                None => {
+                    groups.insert(key, Aggregate::new(value, at));
+                }
+            }
+            Ok(true)
+        })
+        .await?;
+        groups
+            .into_iter()
+            .map(|((sensor, kind), g)| {
+                #[allow(clippy::cast_precision_loss)]
+                let avg = g.sum / g.count as f64;
+                Ok(SensorSummary {
+                    sensor_id: SensorId::parse(sensor).map_err(|e| corrupt(WHAT, e))?,
+                    kind: kind.parse::<ReadingType>().map_err(|e| corrupt(WHAT, e))?,
+                    count: g.count,
+                    min: g.min,
+                    max: g.max,
+                    avg,
+                    first: g.first,
+                    last: g.last,
+                })
+            })
+            .collect()
     }
 }

@@ -13,7 +13,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aws_sdk_dynamodb::types::{AttributeValue, TimeToLiveSpecification, TimeToLiveStatus};
+use aws_sdk_dynamodb::types::{TimeToLiveSpecification, TimeToLiveStatus};
 use iot_core::StoreError;
 use iot_core::model::Timestamp;
 
@@ -47,20 +47,13 @@ impl DynamoStore {
 
     /// Adds the expiry of a reading written now to `item`, when retention is on.
     pub(crate) fn stamp_reading_expiry(&self, item: &mut Item) {
-        if let Some(at) = self.reading_expiry() {
-            item.insert(EXPIRES_AT.into(), at);
-        }
-    }
-
-    /// The expiry of a reading (or rollup) written now, when retention is on.
-    pub(crate) fn reading_expiry(&self) -> Option<AttributeValue> {
-        self.retention.map(|retention| {
+        if let Some(retention) = self.retention {
             let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, secs);
-            n_int(
-                now.saturating_add(secs(retention))
-                    .saturating_add(secs(READING_SLACK)),
-            )
-        })
+            let at = now
+                .saturating_add(secs(retention))
+                .saturating_add(secs(READING_SLACK));
+            item.insert(EXPIRES_AT.into(), n_int(at));
+        }
     }
 
     /// Turns the time to live on, on [`EXPIRES_AT`], for `table`, unless it is already on.

@@ -13,9 +13,8 @@ use iot_core::StoreError;
 
 use crate::DynamoStore;
 
-use crate::codec::{BY_SENSOR, BY_START, BY_USER, PENDING, PK, SK, SSK};
+use crate::codec::{BY_SENSOR, BY_START, BY_USER, PK, SK, SSK};
 use crate::error::{build_error, sdk_error};
-use crate::rollup::{PEND, PENDING_PROJECTION};
 
 /// How long [`DynamoStore::create_tables`] waits for tables to become `ACTIVE`.
 const TABLE_WAIT: Duration = Duration::from_secs(60);
@@ -91,29 +90,9 @@ impl DynamoStore {
                     .build()
                     .map_err(build_error)?,
             )
-            .local_secondary_indexes(
-                LocalSecondaryIndex::builder()
-                    .index_name(PENDING)
-                    .key_schema(key(PK, KeyType::Hash)?)
-                    .key_schema(key(PEND, KeyType::Range)?)
-                    .projection(
-                        Projection::builder()
-                            .projection_type(ProjectionType::Include)
-                            .set_non_key_attributes(Some(
-                                PENDING_PROJECTION
-                                    .iter()
-                                    .map(|a| (*a).to_string())
-                                    .collect(),
-                            ))
-                            .build(),
-                    )
-                    .build()
-                    .map_err(build_error)?,
-            )
             .attribute_definitions(string_attr(PK)?)
             .attribute_definitions(string_attr(SK)?)
-            .attribute_definitions(string_attr(SSK)?)
-            .attribute_definitions(string_attr(PEND)?);
+            .attribute_definitions(string_attr(SSK)?);
         Self::ignore_in_use(readings.send().await, &self.readings_table)?;
 
         let deadline = Instant::now() + TABLE_WAIT;

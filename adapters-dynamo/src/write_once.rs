@@ -28,10 +28,9 @@ use iot_core::error::conflict_detail;
 use iot_core::model::SensorReading;
 
 use crate::DynamoStore;
-use crate::codec::{Item, PK, SK, reading_from_item, reading_item, reading_key, s};
+use crate::codec::{Item, PK, reading_from_item, reading_item, reading_key, s};
 use crate::consumed::{self, Units};
 use crate::error::sdk_error;
-use crate::rollup::PEND;
 
 /// Attribute holding the id of the batch that wrote an item and may still take it back.
 pub(crate) const BATCH: &str = "batch";
@@ -57,7 +56,7 @@ pub(crate) enum KeyOutcome {
 }
 
 /// What a conditional put found.
-pub(crate) enum Put {
+enum Put {
     Done,
     Taken(Option<Item>),
 }
@@ -89,11 +88,7 @@ impl DynamoStore {
                     if stop.load(Ordering::Acquire) {
                         return Ok(KeyOutcome::Skipped);
                     }
-                    let put = match batch {
-                        Some(id) => self.put_if_absent(reading, id).await?,
-                        None => self.put_counted(reading).await?,
-                    };
-                    match put {
+                    match self.put_if_absent(reading, batch).await? {
                         Put::Done => return Ok(KeyOutcome::Written),
                         Put::Taken(Some(item)) => item,
                         // Not every emulator returns the old item on a failed condition.
@@ -224,12 +219,15 @@ impl DynamoStore {
         )))
     }
 
-    async fn put_if_absent(&self, reading: &SensorReading, batch: &str) -> Result<Put, StoreError> {
+    async fn put_if_absent(
+        &self,
+        reading: &SensorReading,
+        batch: Option<&str>,
+    ) -> Result<Put, StoreError> {
         let mut item = reading_item(reading);
         self.stamp_reading_expiry(&mut item);
-        item.insert(BATCH.into(), s(batch));
-        if let Some(sk) = item.get(SK).cloned() {
-            item.insert(PEND.into(), sk);
+        if let Some(id) = batch {
+            item.insert(BATCH.into(), s(id));
         }
         let result = self
             .client

@@ -1548,14 +1548,14 @@ pub async fn ndjson_export_streams_every_reading_in_listing_order(t: &dyn HttpTa
     assert_eq!(exported, filtered);
 }
 
-/// A DynamoDB-backed response reports the capacity units it consumed: a stored batch its write
+/// A DynamoDB-backed response reports the capacity units it consumed: a stored reading its write
 /// units, a read its read units (the emulator reports none for `TransactWriteItems`, so starts
-/// and single readings, each one transaction, are not asserted here). Other stores report no capacity units
+/// are not asserted here). Other stores report no capacity units
 /// ([`HttpTarget::reports_consumed_capacity`]).
 pub async fn dynamodb_responses_report_consumed_capacity(t: &dyn HttpTarget) {
     let id = id_of(&start(t, "alice", &["s1"]).await);
     let reading = json!({ "sensorId": "s1", "type": "temperature", "reading": 20.5 });
-    let stored = batch(t, "alice", &id, &json!([reading])).await;
+    let stored = send_reading(t, "alice", &id, &reading).await;
     assert_eq!(stored.status, 201);
     let timing = server_timing(&stored);
     if t.reports_consumed_capacity() {

@@ -119,7 +119,7 @@ impl DynamoStore {
                     .update(self.release_update(id)?)
                     .build(),
             ];
-            match self.transact(&self.runs_table, items).await? {
+            match self.transact(items).await? {
                 Tx::Committed => return Ok(true),
                 Tx::Invalid(e) => return Err(e),
                 Tx::Canceled(reasons) => match reason_code(&reasons, 0) {

@@ -3,6 +3,8 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{CancellationReason, Put, TransactWriteItem, Update};
 use iot_core::StoreError;
 use iot_core::error::CapacityExhausted;
@@ -20,7 +22,6 @@ use crate::codec::{
 use crate::consumed::{self, Units};
 use crate::error::{build_error, reason_code, sdk_error};
 use crate::query::QuerySpec;
-use crate::transact::Tx;
 
 mod capacity;
 mod idempotency;
@@ -51,6 +52,16 @@ fn lost_to_contention(reasons: &[CancellationReason]) -> bool {
     }
 }
 
+/// Outcome of a `TransactWriteItems`.
+enum Tx {
+    Committed,
+    /// Canceled; the cancellation reason of each item (empty when the emulator gave none).
+    Canceled(Vec<CancellationReason>),
+    /// Refused as invalid before any condition was evaluated (e.g. a slot removal on a capacity
+    /// item that has no `slots` map yet, which also means no run was ever admitted).
+    Invalid(StoreError),
+}
+
 fn count(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
@@ -64,6 +75,33 @@ fn contention_pause(attempt: u32) -> Duration {
 }
 
 impl DynamoStore {
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Tx, StoreError> {
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .return_consumed_capacity(consumed::TOTAL)
+            .send()
+            .await
+        {
+            Ok(out) => {
+                consumed::report(Units::Write, out.consumed_capacity());
+                Ok(Tx::Committed)
+            }
+            Err(err) => {
+                match err.as_service_error() {
+                    Some(TransactWriteItemsError::TransactionCanceledException(canceled)) => {
+                        Ok(Tx::Canceled(canceled.cancellation_reasons().to_vec()))
+                    }
+                    Some(e) if e.code() == Some("ValidationException") => Ok(Tx::Invalid(
+                        sdk_error("TransactWriteItems", &self.runs_table, err),
+                    )),
+                    _ => Err(sdk_error("TransactWriteItems", &self.runs_table, err)),
+                }
+            }
+        }
+    }
+
     /// The item at `key` of the runs table (strongly consistent).
     async fn get_item(&self, key: Item) -> Result<Option<Item>, StoreError> {
         let out = self
@@ -180,7 +218,7 @@ impl RunStore for DynamoStore {
                         .build(),
                 );
             }
-            match self.transact(&self.runs_table, items).await? {
+            match self.transact(items).await? {
                 Tx::Committed => return Ok(Admission::Admitted),
                 Tx::Invalid(e) => return Err(e),
                 // Another start under the same key won: the next round answers its run.
@@ -343,7 +381,7 @@ impl RunStore for DynamoStore {
                     .update(self.release_update(id)?)
                     .build(),
             ];
-            match self.transact(&self.runs_table, items).await? {
+            match self.transact(items).await? {
                 Tx::Committed => {
                     // A terminal run never changes again: this read sees exactly what we wrote.
                     return match self.read_run(id).await? {

@@ -54,15 +54,6 @@ resource "aws_dynamodb_table" "runs" {
     projection_type = "ALL"
   }
 
-  # A run's readings not yet counted in their summary rollups (sparse: only batch readings between
-  # their write and their count carry `pend`). Also only at table creation.
-  local_secondary_index {
-    name               = "pending"
-    range_key          = "pend"
-    projection_type    = "INCLUDE"
-    non_key_attributes = ["sensorId", "type", "value", "timestamp", "batch"]
-  }
-
   point_in_time_recovery {
     enabled                 = true
     recovery_period_in_days = var.point_in_time_recovery_days
@@ -105,26 +96,12 @@ resource "aws_dynamodb_table" "readings" {
     type = "S"
   }
 
-  attribute {
-    name = "pend"
-    type = "S"
-  }
-
   # One sensor's readings of a run, in order (strongly consistent, like the table). A local index
   # can only be created with the table; it costs one more write unit per reading.
   local_secondary_index {
     name            = "by-sensor"
     range_key       = "ssk"
     projection_type = "ALL"
-  }
-
-  # A run's readings not yet counted in their summary rollups (sparse: only batch readings between
-  # their write and their count carry `pend`). Also only at table creation.
-  local_secondary_index {
-    name               = "pending"
-    range_key          = "pend"
-    projection_type    = "INCLUDE"
-    non_key_attributes = ["sensorId", "type", "value", "timestamp", "batch"]
   }
 
   point_in_time_recovery {
