@@ -27,9 +27,7 @@ impl EcsTarget {
     /// `app-ecs` on a fresh PostgreSQL database copied from the migrated template (the binary
     /// still runs its migrations at start, and finds nothing left to do).
     pub async fn on_postgres() -> Option<Self> {
-        let database = TestDatabase::migrated(&MIGRATOR).await?;
-        let url = database.url.clone();
-        Some(Self::start(Some(url), Some(database), test_support::PATIENT, &[]).await)
+        Self::on_postgres_with(&[]).await
     }
 
     /// [`Self::on_postgres`] with more command-line flags, e.g. `("--db-max-waiting", "1")`; they
