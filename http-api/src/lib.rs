@@ -57,7 +57,7 @@ use utoipa_axum::routes;
 pub use config::{DEFAULT_CORS_ORIGINS, HttpConfig, parse_origins};
 pub use error::{ApiError, ApiResult};
 pub use identity::IdentitySource;
-pub use state::AppState;
+pub use state::{AppState, Services};
 
 #[derive(OpenApi)]
 #[openapi(

@@ -8,9 +8,14 @@ use iot_core::service::{ReadingService, RunConfig, RunService};
 
 use crate::identity::IdentitySource;
 
-/// What the handlers share.
+/// What the handlers share: one reference-counted [`Services`], so the clone every request
+/// makes of the state is a single counter increment.
 #[derive(Clone, Debug)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+/// The services behind an [`AppState`] (reached through it: `state.runs`, `state.readings`).
+#[derive(Debug)]
+pub struct Services {
     /// Run lifecycle.
     pub runs: RunService,
     /// Reading ingestion.
@@ -37,10 +42,18 @@ impl AppState {
             Arc::new(RandomIds),
             config,
         );
-        Self {
+        Self(Arc::new(Services {
             readings: ReadingService::new(runs.clone(), readings),
             runs,
             identity,
-        }
+        }))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
     }
 }
