@@ -17,5 +17,8 @@ mod runs;
 mod store;
 
 pub use group::{GroupCommit, GroupOptions};
-pub use store::{DEFAULT_MAX_WAITING, DEFAULT_QUEUE_TIMEOUT, MIGRATOR, PgOptions, PgStore};
+pub use store::{
+    DEFAULT_MAX_WAITING, DEFAULT_QUEUE_TIMEOUT, DEFAULT_QUEUE_TIMEOUT_MS,
+    DEFAULT_STATEMENT_TIMEOUT_MS, MIGRATOR, PgOptions, PgStore,
+};
 pub mod metrics;

@@ -36,8 +36,14 @@ pub struct PgOptions {
     pub queue_timeout: Duration,
 }
 
+/// The default of [`PgOptions::queue_timeout`], in milliseconds.
+pub const DEFAULT_QUEUE_TIMEOUT_MS: u64 = 10_000;
+
 /// The default of [`PgOptions::queue_timeout`].
-pub const DEFAULT_QUEUE_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_QUEUE_TIMEOUT: Duration = Duration::from_millis(DEFAULT_QUEUE_TIMEOUT_MS);
+
+/// The default of [`PgOptions::statement_timeout`], in milliseconds.
+pub const DEFAULT_STATEMENT_TIMEOUT_MS: u64 = 5_000;
 
 /// The default of [`PgOptions::max_waiting`]: room for every client of a busy instance.
 pub const DEFAULT_MAX_WAITING: usize = 1024;
@@ -49,7 +55,7 @@ impl Default for PgOptions {
         Self {
             max_connections: 10,
             acquire_timeout: Duration::from_secs(2),
-            statement_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_millis(DEFAULT_STATEMENT_TIMEOUT_MS),
             max_in_flight: None,
             max_waiting: DEFAULT_MAX_WAITING,
             queue_timeout: DEFAULT_QUEUE_TIMEOUT,
@@ -127,15 +133,22 @@ impl PgStore {
             .acquire_timeout(options.acquire_timeout)
             .connect_lazy_with(connect);
         let in_flight = options.max_in_flight.unwrap_or(options.max_connections);
-        let gate = Gate::new(
-            usize::try_from(in_flight).unwrap_or(usize::MAX),
+        Ok(Self::gated(
+            pool,
+            in_flight,
             options.max_waiting,
             options.queue_timeout,
-        );
-        Ok(Self {
+        ))
+    }
+
+    /// `pool` behind a gate of `in_flight` turns and `max_waiting` places in line.
+    fn gated(pool: PgPool, in_flight: u32, max_waiting: usize, queue_timeout: Duration) -> Self {
+        let in_flight = usize::try_from(in_flight).unwrap_or(usize::MAX);
+        let gate = Gate::new(in_flight, max_waiting, queue_timeout);
+        Self {
             pool,
             gate: Arc::new(gate),
-        })
+        }
     }
 
     /// Replaces the user and password of the connections the pool opens from now on; those
@@ -158,16 +171,8 @@ impl PgStore {
     /// the pool has connections, [`DEFAULT_MAX_WAITING`] waiting at most
     /// [`DEFAULT_QUEUE_TIMEOUT`].
     pub fn from_pool(pool: PgPool) -> Self {
-        let options = pool.options();
-        let gate = Gate::new(
-            usize::try_from(options.get_max_connections()).unwrap_or(usize::MAX),
-            DEFAULT_MAX_WAITING,
-            DEFAULT_QUEUE_TIMEOUT,
-        );
-        Self {
-            pool,
-            gate: Arc::new(gate),
-        }
+        let in_flight = pool.options().get_max_connections();
+        Self::gated(pool, in_flight, DEFAULT_MAX_WAITING, DEFAULT_QUEUE_TIMEOUT)
     }
 
     /// A connection for a request, through the gate: `Unavailable` at once when the line is

@@ -84,13 +84,15 @@ pub struct Config {
 
     /// Longest a request waits for its turn at the database, in milliseconds, before it
     /// answers `503` (then it waits at most `DB_ACQUIRE_TIMEOUT_MS` for a connection).
-    #[arg(long, env = "DB_QUEUE_TIMEOUT_MS", default_value_t = 10_000,
+    #[arg(long, env = "DB_QUEUE_TIMEOUT_MS",
+          default_value_t = adapters_postgres::DEFAULT_QUEUE_TIMEOUT_MS,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub db_queue_timeout_ms: u64,
 
     /// Server-side `statement_timeout` of every database connection, in milliseconds (also
     /// bounds waits on locks); a statement that takes longer answers `503`.
-    #[arg(long, env = "DB_STATEMENT_TIMEOUT_MS", default_value_t = 5000,
+    #[arg(long, env = "DB_STATEMENT_TIMEOUT_MS",
+          default_value_t = adapters_postgres::DEFAULT_STATEMENT_TIMEOUT_MS,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub db_statement_timeout_ms: u64,
 
