@@ -247,8 +247,8 @@ impl RunStore for PgStore {
     }
 
     async fn purge_runs(&self, cutoff: Timestamp, max: u32) -> Result<u32, StoreError> {
-        // Readings and rollups go with their run (ON DELETE CASCADE); SKIP LOCKED lets
-        // concurrent sweeps split the work.
+        // Rollups go with their run (ON DELETE CASCADE), readings by the trigger
+        // `runs_delete_readings`; SKIP LOCKED lets concurrent sweeps split the work.
         let deleted = sqlx::query(
             "DELETE FROM runs WHERE id IN ( \
                  SELECT id FROM runs WHERE deadline < $1 \
