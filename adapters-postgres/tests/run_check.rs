@@ -11,14 +11,6 @@ use iot_core::model::{RunId, SensorId, SensorReading, Timestamp, Username};
 use iot_core::ports::{ReadingStore, RunStore};
 use test_support::postgres::TestDatabase;
 
-async fn store_on(db: &TestDatabase) -> PgStore {
-    let options = PgOptions {
-        acquire_timeout: test_support::PATIENT,
-        ..PgOptions::default()
-    };
-    PgStore::connect(&db.url, &options).await.expect("connect")
-}
-
 /// A running run of user `alice` with sensor `s1`, its deadline an hour ago (so a purge takes it).
 async fn insert_run(store: &PgStore) -> RunId {
     let id = uuid::Uuid::new_v4();
@@ -46,6 +38,23 @@ fn reading(run_id: RunId, kind: &str, micros: i64) -> SensorReading {
     }
 }
 
+/// A store on a fresh migrated database holding one run (see [`insert_run`]) with one
+/// temperature reading, so the run has a rollup row; `None` when there is no database to test on.
+async fn a_run_with_one_reading() -> Option<(TestDatabase, PgStore, RunId)> {
+    let db = TestDatabase::migrated(&MIGRATOR).await?;
+    let options = PgOptions {
+        acquire_timeout: test_support::PATIENT,
+        ..PgOptions::default()
+    };
+    let store = PgStore::connect(&db.url, &options).await.expect("connect");
+    let run = insert_run(&store).await;
+    store
+        .insert_readings(&[reading(run, "temperature", 0)])
+        .await
+        .unwrap();
+    Some((db, store, run))
+}
+
 async fn count(store: &PgStore, table: &str) -> i64 {
     sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
         .fetch_one(store.pool())
@@ -55,15 +64,9 @@ async fn count(store: &PgStore, table: &str) -> i64 {
 
 #[tokio::test]
 async fn readings_of_a_missing_run_are_refused_and_nothing_is_stored() {
-    let Some(db) = TestDatabase::migrated(&MIGRATOR).await else {
+    let Some((db, store, known)) = a_run_with_one_reading().await else {
         return;
     };
-    let store = store_on(&db).await;
-    let known = insert_run(&store).await;
-    store
-        .insert_readings(&[reading(known, "temperature", 0)])
-        .await
-        .unwrap();
 
     let missing = RunId::from_uuid(uuid::Uuid::new_v4());
     // A new (sensor, type) of the missing run, and one the known run already has a rollup for.
@@ -79,15 +82,9 @@ async fn readings_of_a_missing_run_are_refused_and_nothing_is_stored() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_purge_takes_readings_committed_while_it_waited() {
-    let Some(db) = TestDatabase::migrated(&MIGRATOR).await else {
+    let Some((db, store, run)) = a_run_with_one_reading().await else {
         return;
     };
-    let store = store_on(&db).await;
-    let run = insert_run(&store).await;
-    store
-        .insert_readings(&[reading(run, "temperature", 0)])
-        .await
-        .unwrap();
 
     // A writer adds a reading to the run (its rollup row exists: no run check is needed) and
     // holds its transaction open while the run is purged.
