@@ -9,6 +9,7 @@ use iot_core::model::{
 };
 
 use crate::error::corrupt;
+use crate::rollup::{PEND, pend_key};
 
 /// A DynamoDB item.
 pub(crate) type Item = HashMap<String, AttributeValue>;
@@ -217,14 +218,24 @@ pub(crate) fn reading_key(reading: &SensorReading) -> Item {
     ])
 }
 
+/// The item of `reading`, written pending (see the `rollup` module).
 pub(crate) fn reading_item(reading: &SensorReading) -> Item {
     let mut item = reading_key(reading);
+    let timestamp = reading.timestamp.to_string();
     item.extend([
+        (
+            PEND.to_string(),
+            s(pend_key(
+                reading.sensor_id.as_str(),
+                reading.kind.as_str(),
+                &timestamp,
+            )),
+        ),
         ("runId".to_string(), s(reading.run_id.to_string())),
         ("sensorId".to_string(), s(reading.sensor_id.as_str())),
         ("type".to_string(), s(reading.kind.as_str())),
         ("value".to_string(), n_f64(reading.value)),
-        ("timestamp".to_string(), s(reading.timestamp.to_string())),
+        ("timestamp".to_string(), s(timestamp)),
         ("user".to_string(), s(reading.user.as_str())),
         (
             SSK.to_string(),

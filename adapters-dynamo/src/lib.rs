@@ -16,6 +16,7 @@ mod http_client;
 mod query;
 mod readings;
 mod retention;
+mod rollup;
 mod runs;
 mod tables;
 mod write_once;
@@ -87,6 +88,8 @@ pub struct DynamoStore {
     runs_table: String,
     readings_table: String,
     retention: Option<Duration>,
+    /// A single reading folds its (sensor, type) into the rollup one time in this many.
+    fold_period: u32,
 }
 
 impl DynamoStore {
@@ -120,6 +123,7 @@ impl DynamoStore {
             runs_table: config.runs_table.clone(),
             readings_table: config.readings_table.clone(),
             retention: config.retention,
+            fold_period: rollup::DEFAULT_FOLD_PERIOD,
         }
     }
 

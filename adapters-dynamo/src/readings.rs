@@ -1,61 +1,30 @@
 //! [`ReadingStore`] on the readings table: one partition per run, sort key
 //! `<timestamp>#<sensorId>#<type>`.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use async_trait::async_trait;
+use futures::StreamExt as _;
 use std::sync::atomic::AtomicBool;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use iot_core::StoreError;
 use iot_core::error::conflict_detail;
 use iot_core::model::{
-    Page, ReadingCursor, ReadingType, RunId, SensorId, SensorReading, SensorSummary, Timestamp,
+    Page, ReadingCursor, RunId, SensorId, SensorReading, SensorSummary, Timestamp,
 };
 use iot_core::ports::{Inserted, ReadingQuery, ReadingStore, RunInsert, check_then_insert};
 
 use crate::DynamoStore;
 use crate::codec::{
-    BY_SENSOR, Item, PK, SK, SSK, get_s, parse_ts, reading_from_item, reading_key, reading_sk,
-    reading_ssk, s,
+    BY_SENSOR, Item, PK, SK, SSK, get_s, reading_from_item, reading_key, reading_sk, reading_ssk, s,
 };
 use crate::error::corrupt;
 use crate::query::QuerySpec;
 use crate::write_once::{BATCH, KeyOutcome};
 
-/// Running aggregate of one (sensor, type), with the semantics of [`SensorSummary::fold`]
-/// (readings visited in timestamp order), without holding the readings in memory.
-#[derive(Debug)]
-struct Aggregate {
-    count: u64,
-    min: f64,
-    max: f64,
-    sum: f64,
-    first: Timestamp,
-    last: Timestamp,
-}
-
-impl Aggregate {
-    fn new(value: f64, at: Timestamp) -> Self {
-        Self {
-            count: 1,
-            min: value,
-            max: value,
-            sum: value,
-            first: at,
-            last: at,
-        }
-    }
-
-    fn add(&mut self, value: f64, at: Timestamp) {
-        self.count += 1;
-        self.min = self.min.min(value);
-        self.max = self.max.max(value);
-        self.first = self.first.min(at);
-        self.last = self.last.max(at);
-        self.sum += value;
-    }
-}
+/// (Sensor, type) groups a batch folds at once.
+const FOLD_CONCURRENCY: usize = 4;
 
 /// The pair of strings a reading item is identified by.
 fn key_of(item: &Item) -> Option<(String, String)> {
@@ -208,7 +177,18 @@ impl ReadingStore for DynamoStore {
     async fn insert_reading(&self, reading: &SensorReading) -> Result<Inserted, StoreError> {
         let never = AtomicBool::new(false);
         match self.write_once(reading, None, None, &never).await? {
-            KeyOutcome::Written => Ok(Inserted::New),
+            KeyOutcome::Written => {
+                if self.fold_now() {
+                    self.fold_quietly(
+                        reading.run_id,
+                        reading.sensor_id.as_str(),
+                        reading.kind.as_str(),
+                        None,
+                    )
+                    .await;
+                }
+                Ok(Inserted::New)
+            }
             KeyOutcome::Stored(stored) | KeyOutcome::Conflicting(stored) => {
                 Ok(Inserted::Existing(stored))
             }
@@ -251,6 +231,10 @@ impl ReadingStore for DynamoStore {
             keys.push(key);
             to_write.push((*reading, known));
         }
+        let groups: BTreeSet<(RunId, &str, &str)> = to_write
+            .iter()
+            .map(|(r, _)| (r.run_id, r.sensor_id.as_str(), r.kind.as_str()))
+            .collect();
         // 2. Write the rest once each, all or nothing (see `write_once`).
         let batch = uuid::Uuid::new_v4().to_string();
         let outcomes = self.write_batch_once(&batch, to_write).await?;
@@ -260,6 +244,13 @@ impl ReadingStore for DynamoStore {
             .filter(|(_, outcome)| matches!(outcome, KeyOutcome::Written))
             .map(|(key, _)| key)
             .collect();
+        // 3. The batch has succeeded: nothing can take its readings back, so count them (and
+        //    those it pinned).
+        futures::stream::iter(groups)
+            .for_each_concurrent(FOLD_CONCURRENCY, |(run, sensor, kind)| {
+                self.fold_quietly(run, sensor, kind, Some(&batch))
+            })
+            .await;
         Ok(readings
             .iter()
             .map(|r| written.contains(&reading_key_strings(r)))
@@ -322,55 +313,6 @@ impl ReadingStore for DynamoStore {
     }
 
     async fn summarize(&self, run_id: RunId) -> Result<Vec<SensorSummary>, StoreError> {
-        const WHAT: &str = "reading";
-        let mut spec = QuerySpec::new(&self.readings_table, "#pk = :pk")
-            .name("#pk", PK)
-            .name("#sid", "sensorId")
-            .name("#ty", "type")
-            .name("#v", "value")
-            .name("#ts", "timestamp")
-            .value(":pk", s(run_id.to_string()));
-        spec.projection = Some("#sid, #ty, #v, #ts".into());
-        spec.consistent = true;
-        // Keyed by the text of sensor and type: the order of the listing (sensor, then type).
-        let mut groups: BTreeMap<(String, String), Aggregate> = BTreeMap::new();
-        self.query_each(&spec, None, |item| {
-            let value = match item.get("value") {
-                Some(AttributeValue::N(n)) => n
-                    .parse::<f64>()
-                    .map_err(|e| corrupt(WHAT, format!("value = {n}: {e}")))?,
-                other => return Err(corrupt(WHAT, format!("value = {other:?}"))),
-            };
-            let at = parse_ts(get_s(&item, "timestamp", WHAT)?, "timestamp", WHAT)?;
-            let key = (
-                get_s(&item, "sensorId", WHAT)?.to_string(),
-                get_s(&item, "type", WHAT)?.to_string(),
-            );
-            match groups.get_mut(&key) {
-                Some(group) => group.add(value, at),
-                None => {
-                    groups.insert(key, Aggregate::new(value, at));
-                }
-            }
-            Ok(true)
-        })
-        .await?;
-        groups
-            .into_iter()
-            .map(|((sensor, kind), g)| {
-                #[allow(clippy::cast_precision_loss)]
-                let avg = g.sum / g.count as f64;
-                Ok(SensorSummary {
-                    sensor_id: SensorId::parse(sensor).map_err(|e| corrupt(WHAT, e))?,
-                    kind: kind.parse::<ReadingType>().map_err(|e| corrupt(WHAT, e))?,
-                    count: g.count,
-                    min: g.min,
-                    max: g.max,
-                    avg,
-                    first: g.first,
-                    last: g.last,
-                })
-            })
-            .collect()
+        self.summarize_rollups(run_id).await
     }
 }

@@ -15,6 +15,7 @@ use crate::DynamoStore;
 
 use crate::codec::{BY_SENSOR, BY_START, BY_USER, PK, SK, SSK};
 use crate::error::{build_error, sdk_error};
+use crate::rollup::{PEND, PENDING, PENDING_PROJECTION};
 
 /// How long [`DynamoStore::create_tables`] waits for tables to become `ACTIVE`.
 const TABLE_WAIT: Duration = Duration::from_secs(60);
@@ -55,6 +56,15 @@ impl DynamoStore {
                 .build()
                 .map_err(build_error)
         };
+        let local_index = |name: &str, range: &str, projection: Projection| {
+            LocalSecondaryIndex::builder()
+                .index_name(name)
+                .key_schema(key(PK, KeyType::Hash)?)
+                .key_schema(key(range, KeyType::Range)?)
+                .projection(projection)
+                .build()
+                .map_err(build_error)
+        };
 
         let mut runs = self
             .client
@@ -77,22 +87,30 @@ impl DynamoStore {
             .billing_mode(BillingMode::PayPerRequest)
             .key_schema(key(PK, KeyType::Hash)?)
             .key_schema(key(SK, KeyType::Range)?)
-            .local_secondary_indexes(
-                LocalSecondaryIndex::builder()
-                    .index_name(BY_SENSOR)
-                    .key_schema(key(PK, KeyType::Hash)?)
-                    .key_schema(key(SSK, KeyType::Range)?)
-                    .projection(
-                        Projection::builder()
-                            .projection_type(ProjectionType::All)
-                            .build(),
-                    )
-                    .build()
-                    .map_err(build_error)?,
-            )
+            .local_secondary_indexes(local_index(
+                BY_SENSOR,
+                SSK,
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            )?)
+            .local_secondary_indexes(local_index(
+                PENDING,
+                PEND,
+                Projection::builder()
+                    .projection_type(ProjectionType::Include)
+                    .set_non_key_attributes(Some(
+                        PENDING_PROJECTION
+                            .iter()
+                            .map(|a| (*a).to_string())
+                            .collect(),
+                    ))
+                    .build(),
+            )?)
             .attribute_definitions(string_attr(PK)?)
             .attribute_definitions(string_attr(SK)?)
-            .attribute_definitions(string_attr(SSK)?);
+            .attribute_definitions(string_attr(SSK)?)
+            .attribute_definitions(string_attr(PEND)?);
         Self::ignore_in_use(readings.send().await, &self.readings_table)?;
 
         let deadline = Instant::now() + TABLE_WAIT;

@@ -4,21 +4,29 @@
 //! with `scripts/lib/services.sh`'s `ensure_moto`); with `CI` set, a missing emulator fails them.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use adapters_dynamo::{DynamoConfig, DynamoStore};
-use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
-use aws_sdk_dynamodb::config::{BehaviorVersion, ConfigBag, Credentials, Intercept, Region};
+use aws_sdk_dynamodb::config::interceptors::{
+    AfterDeserializationInterceptorContextRef, BeforeSerializationInterceptorContextRef,
+};
+use aws_sdk_dynamodb::config::{
+    BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RuntimeComponents,
+};
 use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemInput;
 use aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemInput;
 use aws_sdk_dynamodb::operation::put_item::PutItemInput;
+use aws_sdk_dynamodb::operation::query::QueryOutput;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemInput;
 use aws_sdk_dynamodb::types::AttributeValue;
 use iot_core::StoreError;
-use iot_core::model::{ReadingType, Run, RunId, RunStatus, SensorId, SensorReading, Timestamp};
+use iot_core::model::{
+    ReadingType, Run, RunId, RunStatus, SensorId, SensorReading, SensorSummary, Timestamp,
+};
 use iot_core::ports::{
     CapacityLimits, Clock, Finish, ReadingQuery, ReadingStore, RunQuery, RunStore, SystemClock,
 };
@@ -88,6 +96,8 @@ struct Sizes {
     batch_writes: AtomicUsize,
     puts: AtomicUsize,
     updates: AtomicUsize,
+    /// Items the `Query` calls read (`ScannedCount`).
+    scanned: AtomicUsize,
 }
 
 impl Sizes {
@@ -133,6 +143,52 @@ impl Intercept for Recorder {
             self.0.largest_get.fetch_max(n, Ordering::SeqCst);
         }
         Ok(())
+    }
+
+    fn read_after_deserialization(
+        &self,
+        context: &AfterDeserializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        if let Ok(output) = context.output_or_error()
+            && let Some(query) = output.downcast_ref::<QueryOutput>()
+        {
+            let scanned = usize::try_from(query.scanned_count()).unwrap_or_default();
+            self.0.scanned.fetch_add(scanned, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+}
+
+/// The summary of `readings` as [`SensorSummary::fold`] gives it, in the listing's order.
+fn summary_of(readings: &[SensorReading]) -> Vec<SensorSummary> {
+    let mut groups: BTreeMap<(String, &str), Vec<&SensorReading>> = BTreeMap::new();
+    for r in readings {
+        groups
+            .entry((r.sensor_id.to_string(), r.kind.as_str()))
+            .or_default()
+            .push(r);
+    }
+    groups
+        .into_values()
+        .filter_map(SensorSummary::fold)
+        .collect()
+}
+
+/// Equal summaries; averages within rounding (sums may add in another order).
+fn assert_same_summaries(actual: &[SensorSummary], expected: &[SensorSummary]) {
+    assert_eq!(actual.len(), expected.len(), "{actual:?}\n{expected:?}");
+    for (a, e) in actual.iter().zip(expected) {
+        assert!(
+            (a.avg - e.avg).abs() <= 1e-9 * e.avg.abs().max(1.0),
+            "{a:?} vs {e:?}"
+        );
+        let exact = |s: &SensorSummary| SensorSummary {
+            avg: 0.0,
+            ..s.clone()
+        };
+        assert_eq!(exact(a), exact(e));
     }
 }
 
@@ -193,19 +249,18 @@ async fn batches_respect_dynamodb_limits_and_write_each_reading_once() {
         let fresh = store.insert_readings(&batch).await.unwrap();
         assert!(fresh.iter().all(|new| *new));
         assert!(sizes.largest_get.load(Ordering::SeqCst) <= 100);
+        // 7 sensors x 3 types: 21 rollups, each written once (fewer than 256 readings each).
         assert_eq!(
             sizes.writes(),
-            (0, 1000, 0),
-            "one conditional put per reading, no unconditional batch write"
+            (0, 1000 + 21, 1000),
+            "one conditional put per reading and per rollup, one update counting each reading, \
+             no unconditional batch write"
         );
 
-        // The first replay pins every reading its batch still holds, then no replay writes.
+        // Counted readings are no longer held by their batch: replays write nothing.
         let again = store.insert_readings(&batch).await.unwrap();
         assert!(again.iter().all(|new| !*new));
-        assert_eq!(sizes.writes(), (0, 1000, 1000));
-        let third = store.insert_readings(&batch).await.unwrap();
-        assert!(third.iter().all(|new| !*new));
-        assert_eq!(sizes.writes(), (0, 1000, 1000), "duplicates not rewritten");
+        assert_eq!(sizes.writes(), (0, 1021, 1000), "duplicates not rewritten");
 
         let mut listed = Vec::new();
         let mut after = None;
@@ -237,6 +292,33 @@ async fn batches_respect_dynamodb_limits_and_write_each_reading_once() {
             ))
         });
         assert_eq!(listed, expected);
+
+        // The summary reads the 21 rollups (twice: before and after the pending readings), and
+        // there is no pending reading left.
+        sizes.scanned.store(0, Ordering::SeqCst);
+        assert_same_summaries(&store.summarize(run).await.unwrap(), &summary_of(&batch));
+        assert_eq!(sizes.scanned.load(Ordering::SeqCst), 2 * 21);
+
+        // Single readings that have not folded yet are read pending, and counted once.
+        let store = store.clone().with_fold_period(u32::MAX);
+        let singles: Vec<SensorReading> = (1000..1010).map(|i| reading(run, i)).collect();
+        for r in &singles {
+            store.insert_reading(r).await.unwrap();
+        }
+        sizes.scanned.store(0, Ordering::SeqCst);
+        let all: Vec<SensorReading> = batch.iter().chain(&singles).cloned().collect();
+        assert_same_summaries(&store.summarize(run).await.unwrap(), &summary_of(&all));
+        assert_eq!(sizes.scanned.load(Ordering::SeqCst), 2 * 21 + 10);
+
+        // A single reading that folds counts itself (and the pending readings of its sensor and
+        // type: none here) into its rollup.
+        let store = store.with_fold_period(1);
+        store.insert_reading(&reading(run, 1010)).await.unwrap();
+        sizes.scanned.store(0, Ordering::SeqCst);
+        let mut all = all;
+        all.push(reading(run, 1010));
+        assert_same_summaries(&store.summarize(run).await.unwrap(), &summary_of(&all));
+        assert_eq!(sizes.scanned.load(Ordering::SeqCst), 2 * 21 + 10);
     })
     .await;
 }
@@ -448,7 +530,8 @@ async fn with_retention_items_carry_their_expiry_for_the_time_to_live() {
         retention: Some(Duration::from_secs(3 * 86_400)),
         ..test_config(&endpoint)
     };
-    let store = DynamoStore::connect(&config).await;
+    // Every single reading folds: its rollup item is written too.
+    let store = DynamoStore::connect(&config).await.with_fold_period(1);
     with_store(store, move |store| async move {
         for table in [&config.runs_table, &config.readings_table] {
             let ttl = store
@@ -488,9 +571,10 @@ async fn with_retention_items_carry_their_expiry_for_the_time_to_live() {
             .map(expires_at)
             .collect();
         assert_eq!(stamped, vec![Some(expected_run); 2], "{runs:?}");
-        // Readings: written now, plus three days, plus the two-day slack (never before the run).
+        // Readings and their rollups (six sensors and types): written now, plus three days, plus
+        // the two-day slack (never before the run).
         let readings = scan_all(&store, &config.readings_table).await;
-        assert_eq!(readings.len(), 6);
+        assert_eq!(readings.len(), 12);
         for item in &readings {
             let at = expires_at(item).unwrap();
             let slack = i64::try_from(adapters_dynamo::READING_SLACK.as_secs()).unwrap();

@@ -1,0 +1,537 @@
+//! Summaries that cost the same at a million readings as at ten: one rollup item per (run,
+//! sensor, type), kept exact with single-item conditional writes only.
+//!
+//! - Every reading is written *pending*: it carries `pend = <sensorId>#<type>#<timestamp>`, which
+//!   puts it in the sparse local index `pending`.
+//! - A *fold* counts pending readings of one (sensor, type) into its rollup item (`pk =
+//!   ROLLUP#<runId>`, `sk = <sensorId>#<type>`: count, sum, min, max, first, last, `version`).
+//!   The rollup is replaced by a `PutItem` conditioned on the version it was computed from, and
+//!   names the readings it has just counted in `folding` (their timestamps). Only then are their
+//!   marks removed (`REMOVE pend, batch`), by the folder or by whoever folds next: a fold clears
+//!   the marks of the rollup's `folding` before it counts anything new, so at every version each
+//!   counted reading not named in `folding` has lost its mark.
+//! - A summary reads the rollups, then the pending readings of the run, then the rollups again;
+//!   if no version moved it adds the pending readings that the rollups' `folding` does not name.
+//!   That is exact whatever the folds, crashes and retries around it: a reading is counted by a
+//!   rollup or still pending, never both, and nothing is lost between the two.
+//! - Who folds: a batch folds its own readings once it has succeeded (until then its
+//!   compensation may still delete them, so nobody else counts a reading a batch holds); a single
+//!   reading folds its (sensor, type) one time in [`DynamoStore::with_fold_period`] (64 by
+//!   default), so the pending readings a summary reads stay few. A fold that fails leaves the
+//!   readings pending, which is still exact.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Duration;
+
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::AttributeValue;
+use futures::StreamExt as _;
+use iot_core::StoreError;
+use iot_core::model::{ReadingType, RunId, SensorId, SensorSummary, Timestamp};
+
+use crate::DynamoStore;
+use crate::batch::backoff;
+use crate::codec::{Item, PK, SK, get_s, n_f64, n_int, parse_ts, s};
+use crate::consumed::{self, Units};
+use crate::error::{corrupt, sdk_error};
+use crate::query::QuerySpec;
+use crate::write_once::{BATCH, PUT_CONCURRENCY};
+
+/// Attribute marking a reading not yet counted by its rollup; sort key of [`PENDING`].
+pub(crate) const PEND: &str = "pend";
+/// Sparse local index of the readings table: a run's pending readings, by sensor and type.
+pub(crate) const PENDING: &str = "pending";
+/// Attributes of a reading that [`PENDING`] projects besides the keys.
+pub(crate) const PENDING_PROJECTION: [&str; 5] = ["sensorId", "type", "value", "timestamp", BATCH];
+
+/// Readings one fold counts at most (they are named in the rollup item, ~30 bytes each).
+const FOLD_CHUNK: usize = 256;
+/// Rounds a fold or a summary tries before giving up (each conflict costs one).
+const MAX_ROUNDS: u32 = 32;
+/// Default of [`DynamoStore::with_fold_period`].
+pub(crate) const DEFAULT_FOLD_PERIOD: u32 = 64;
+
+const WHAT: &str = "rollup";
+
+/// `pend` of a reading: its (sensor, type) prefix, then its timestamp.
+pub(crate) fn pend_key(sensor: &str, kind: &str, timestamp: &str) -> String {
+    format!("{sensor}#{kind}#{timestamp}")
+}
+
+fn rollup_pk(run: RunId) -> String {
+    format!("ROLLUP#{run}")
+}
+
+/// Count, sum, min, max, first and last of some readings of one (sensor, type), with the
+/// semantics of [`SensorSummary::fold`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Aggregate {
+    count: u64,
+    min: f64,
+    max: f64,
+    sum: f64,
+    first: Timestamp,
+    last: Timestamp,
+}
+
+impl Aggregate {
+    pub(crate) fn new(value: f64, at: Timestamp) -> Self {
+        Self {
+            count: 1,
+            min: value,
+            max: value,
+            sum: value,
+            first: at,
+            last: at,
+        }
+    }
+
+    pub(crate) fn add(&mut self, value: f64, at: Timestamp) {
+        self.merge(&Self::new(value, at));
+    }
+
+    fn merge(&mut self, other: &Self) {
+        self.count += other.count;
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
+        self.first = self.first.min(other.first);
+        self.last = self.last.max(other.last);
+        self.sum += other.sum;
+    }
+
+    fn summary(&self, sensor: &str, kind: &str) -> Result<SensorSummary, StoreError> {
+        #[allow(clippy::cast_precision_loss)]
+        let avg = self.sum / self.count as f64;
+        Ok(SensorSummary {
+            sensor_id: SensorId::parse(sensor).map_err(|e| corrupt(WHAT, e))?,
+            kind: kind.parse::<ReadingType>().map_err(|e| corrupt(WHAT, e))?,
+            count: self.count,
+            min: self.min,
+            max: self.max,
+            avg,
+            first: self.first,
+            last: self.last,
+        })
+    }
+}
+
+/// Adds `(key, value, at)` to the aggregate of `key` in `groups`.
+fn add_to<K: Ord>(groups: &mut BTreeMap<K, Aggregate>, key: K, value: f64, at: Timestamp) {
+    match groups.get_mut(&key) {
+        Some(group) => group.add(value, at),
+        None => {
+            groups.insert(key, Aggregate::new(value, at));
+        }
+    }
+}
+
+/// A pending reading, as the [`PENDING`] index projects it.
+#[derive(Debug)]
+struct Pending {
+    sensor: String,
+    kind: String,
+    /// The `timestamp` attribute's text (with sensor and type, the reading's key).
+    at_text: String,
+    at: Timestamp,
+    value: f64,
+    batch: Option<String>,
+}
+
+impl Pending {
+    fn from_item(item: &Item) -> Result<Self, StoreError> {
+        let at_text = get_s(item, "timestamp", WHAT)?.to_string();
+        Ok(Self {
+            sensor: get_s(item, "sensorId", WHAT)?.to_string(),
+            kind: get_s(item, "type", WHAT)?.to_string(),
+            at: parse_ts(&at_text, "timestamp", WHAT)?,
+            at_text,
+            value: number(item, "value")?,
+            batch: match item.get(BATCH) {
+                Some(AttributeValue::S(id)) => Some(id.clone()),
+                _ => None,
+            },
+        })
+    }
+}
+
+/// One rollup item.
+#[derive(Debug)]
+struct Rollup {
+    aggregate: Aggregate,
+    version: u64,
+    /// Timestamps of the readings the last fold counted (their marks may still be set).
+    folding: HashSet<String>,
+}
+
+impl Rollup {
+    fn from_item(item: &Item) -> Result<Self, StoreError> {
+        let version = get_n(item, "version")?;
+        let count = get_n(item, "count")?;
+        Ok(Self {
+            aggregate: Aggregate {
+                count: count
+                    .parse()
+                    .map_err(|e| corrupt(WHAT, format!("count = {count}: {e}")))?,
+                min: number(item, "min")?,
+                max: number(item, "max")?,
+                sum: number(item, "sum")?,
+                first: parse_ts(get_s(item, "first", WHAT)?, "first", WHAT)?,
+                last: parse_ts(get_s(item, "last", WHAT)?, "last", WHAT)?,
+            },
+            version: version
+                .parse()
+                .map_err(|e| corrupt(WHAT, format!("version = {version}: {e}")))?,
+            folding: match item.get("folding") {
+                Some(AttributeValue::Ss(set)) => set.iter().cloned().collect(),
+                _ => HashSet::new(),
+            },
+        })
+    }
+}
+
+fn get_n<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError> {
+    match item.get(name) {
+        Some(AttributeValue::N(n)) => Ok(n),
+        other => Err(corrupt(WHAT, format!("{name} = {other:?}"))),
+    }
+}
+
+fn number(item: &Item, name: &str) -> Result<f64, StoreError> {
+    let text = get_n(item, name)?;
+    text.parse()
+        .map_err(|e| corrupt(WHAT, format!("{name} = {text}: {e}")))
+}
+
+/// Which pending readings a fold may count: never one held by a batch that may still take it
+/// back, so only readings no batch holds, and those of the folding batch itself once it succeeded.
+fn foldable(pending: &Pending, own_batch: Option<&str>) -> bool {
+    match &pending.batch {
+        None => true,
+        Some(id) => Some(id.as_str()) == own_batch,
+    }
+}
+
+impl DynamoStore {
+    /// Folds a single reading's (sensor, type) one time in `period` (1: every time). Folds are
+    /// what keep a summary's reads few; correctness never depends on them.
+    #[must_use]
+    pub fn with_fold_period(mut self, period: u32) -> Self {
+        self.fold_period = period.max(1);
+        self
+    }
+
+    /// Whether this single reading folds its (sensor, type): one time in the fold period.
+    pub(crate) fn fold_now(&self) -> bool {
+        let period = u64::from(self.fold_period);
+        period <= 1 || uuid::Uuid::new_v4().as_u64_pair().0 % period == 0
+    }
+
+    /// [`Self::fold`], where a failure only costs a summary a few more reads: logged, not
+    /// returned (the readings stay pending, and pending readings are counted).
+    pub(crate) async fn fold_quietly(
+        &self,
+        run: RunId,
+        sensor: &str,
+        kind: &str,
+        own_batch: Option<&str>,
+    ) {
+        if let Err(error) = self.fold(run, sensor, kind, own_batch).await {
+            tracing::warn!(%run, sensor, kind, %error, "could not fold readings into their rollup");
+        }
+    }
+
+    /// Counts the foldable pending readings of (`run`, `sensor`, `kind`) into its rollup, in
+    /// chunks of [`FOLD_CHUNK`]; `own_batch` names the batch on whose success this runs.
+    pub(crate) async fn fold(
+        &self,
+        run: RunId,
+        sensor: &str,
+        kind: &str,
+        own_batch: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let key = HashMap::from([
+            (PK.to_string(), s(rollup_pk(run))),
+            (SK.to_string(), s(format!("{sensor}#{kind}"))),
+        ]);
+        // The version whose `folding` this call has already cleared.
+        let mut cleared = None;
+        for round in 0..MAX_ROUNDS {
+            let rollup = self.get_rollup(&key).await?;
+            let version = rollup.as_ref().map(|r| r.version);
+            let folding = rollup.as_ref().map(|r| &r.folding);
+            if let Some(folding) = folding
+                && !folding.is_empty()
+                && cleared != version
+            {
+                self.clear_marks(run, sensor, kind, folding.iter()).await?;
+            }
+            let mut take = Vec::new();
+            let mut more = false;
+            let spec = self.pending_spec(run, Some(&format!("{sensor}#{kind}#")));
+            self.query_each(&spec, None, |item| {
+                let pending = Pending::from_item(&item)?;
+                if foldable(&pending, own_batch)
+                    && !folding.is_some_and(|f| f.contains(&pending.at_text))
+                {
+                    if take.len() == FOLD_CHUNK {
+                        more = true;
+                    } else {
+                        take.push(pending);
+                    }
+                }
+                Ok(true)
+            })
+            .await?;
+            let Some((head, tail)) = take.split_first() else {
+                return Ok(());
+            };
+            let mut aggregate = Aggregate::new(head.value, head.at);
+            for p in tail {
+                aggregate.add(p.value, p.at);
+            }
+            if let Some(rollup) = &rollup {
+                aggregate.merge(&rollup.aggregate);
+            }
+            let counted: Vec<&str> = take.iter().map(|p| p.at_text.as_str()).collect();
+            if self
+                .put_rollup(&key, (sensor, kind), &aggregate, version, &counted)
+                .await?
+            {
+                self.clear_marks(run, sensor, kind, counted.iter()).await?;
+                if !more {
+                    return Ok(());
+                }
+                cleared = Some(version.map_or(1, |v| v + 1));
+            } else {
+                // Another fold moved the rollup: read it again.
+                tokio::time::sleep(backoff(
+                    round,
+                    Duration::from_millis(2),
+                    Duration::from_millis(200),
+                ))
+                .await;
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "the rollup of {sensor} {kind} in run {run} kept changing under concurrent folds"
+        )))
+    }
+
+    /// The summary of `run`: its rollups plus the pending readings they have not counted, read
+    /// between two reads of the rollups that must agree (see the module documentation).
+    pub(crate) async fn summarize_rollups(
+        &self,
+        run: RunId,
+    ) -> Result<Vec<SensorSummary>, StoreError> {
+        for round in 0..MAX_ROUNDS {
+            let before = self.rollups(run).await?;
+            let mut pending = Vec::new();
+            self.query_each(&self.pending_spec(run, None), None, |item| {
+                pending.push(Pending::from_item(&item)?);
+                Ok(true)
+            })
+            .await?;
+            let after = self.rollups(run).await?;
+            let moved = before.len() != after.len()
+                || before
+                    .iter()
+                    .any(|(k, r)| after.get(k).is_none_or(|a| a.version != r.version));
+            if moved {
+                tokio::time::sleep(backoff(
+                    round,
+                    Duration::from_millis(2),
+                    Duration::from_millis(200),
+                ))
+                .await;
+                continue;
+            }
+            let mut groups: BTreeMap<(String, String), Aggregate> = BTreeMap::new();
+            for p in pending {
+                let key = (p.sensor, p.kind);
+                if before
+                    .get(&key)
+                    .is_some_and(|r| r.folding.contains(&p.at_text))
+                {
+                    continue;
+                }
+                add_to(&mut groups, key, p.value, p.at);
+            }
+            for (key, rollup) in before {
+                match groups.get_mut(&key) {
+                    Some(group) => group.merge(&rollup.aggregate),
+                    None => {
+                        groups.insert(key, rollup.aggregate);
+                    }
+                }
+            }
+            return groups
+                .iter()
+                .map(|((sensor, kind), g)| g.summary(sensor, kind))
+                .collect();
+        }
+        Err(StoreError::Unavailable(format!(
+            "the summary of run {run} kept changing under concurrent folds; retry"
+        )))
+    }
+
+    /// A strongly consistent query of `run`'s pending readings (of one `<sensor>#<type>#` prefix).
+    fn pending_spec(&self, run: RunId, prefix: Option<&str>) -> QuerySpec<'_> {
+        let mut spec = QuerySpec::new(&self.readings_table, "#pk = :pk")
+            .name("#pk", PK)
+            .value(":pk", s(run.to_string()));
+        if let Some(prefix) = prefix {
+            spec.key_condition
+                .push_str(" AND begins_with(#pend, :prefix)");
+            spec = spec.name("#pend", PEND).value(":prefix", s(prefix));
+        }
+        spec.index = Some(PENDING);
+        spec.consistent = true;
+        spec
+    }
+
+    /// Every rollup of `run`, by (sensor, type).
+    async fn rollups(&self, run: RunId) -> Result<BTreeMap<(String, String), Rollup>, StoreError> {
+        let mut spec = QuerySpec::new(&self.readings_table, "#pk = :pk")
+            .name("#pk", PK)
+            .value(":pk", s(rollup_pk(run)));
+        spec.consistent = true;
+        let mut rollups = BTreeMap::new();
+        self.query_each(&spec, None, |item| {
+            let key = (
+                get_s(&item, "sensorId", WHAT)?.to_string(),
+                get_s(&item, "type", WHAT)?.to_string(),
+            );
+            rollups.insert(key, Rollup::from_item(&item)?);
+            Ok(true)
+        })
+        .await?;
+        Ok(rollups)
+    }
+
+    async fn get_rollup(&self, key: &Item) -> Result<Option<Rollup>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.readings_table)
+            .set_key(Some(key.clone()))
+            .consistent_read(true)
+            .return_consumed_capacity(consumed::TOTAL)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem", &self.readings_table, e))?;
+        consumed::report(Units::Read, out.consumed_capacity());
+        out.item.as_ref().map(Rollup::from_item).transpose()
+    }
+
+    /// Writes the rollup `aggregate` at the version after `version` (`None`: a new rollup),
+    /// naming `counted` as the readings it has just counted. `false` when the version moved.
+    async fn put_rollup(
+        &self,
+        key: &Item,
+        (sensor, kind): (&str, &str),
+        aggregate: &Aggregate,
+        version: Option<u64>,
+        counted: &[&str],
+    ) -> Result<bool, StoreError> {
+        let mut item = key.clone();
+        item.extend([
+            ("sensorId".to_string(), s(sensor)),
+            ("type".to_string(), s(kind)),
+            (
+                "count".to_string(),
+                n_int(i64::try_from(aggregate.count).unwrap_or(i64::MAX)),
+            ),
+            ("sum".to_string(), n_f64(aggregate.sum)),
+            ("min".to_string(), n_f64(aggregate.min)),
+            ("max".to_string(), n_f64(aggregate.max)),
+            ("first".to_string(), s(aggregate.first.to_string())),
+            ("last".to_string(), s(aggregate.last.to_string())),
+            (
+                "version".to_string(),
+                n_int(i64::try_from(version.map_or(1, |v| v + 1)).unwrap_or(i64::MAX)),
+            ),
+            (
+                "folding".to_string(),
+                AttributeValue::Ss(counted.iter().map(|t| (*t).to_string()).collect()),
+            ),
+        ]);
+        self.stamp_reading_expiry(&mut item);
+        let request = self
+            .client
+            .put_item()
+            .table_name(&self.readings_table)
+            .set_item(Some(item))
+            .expression_attribute_names("#pk", PK)
+            .return_consumed_capacity(consumed::TOTAL);
+        let request = match version {
+            None => request.condition_expression("attribute_not_exists(#pk)"),
+            Some(v) => request
+                .condition_expression("attribute_exists(#pk) AND #v = :v")
+                .expression_attribute_names("#v", "version")
+                .expression_attribute_values(":v", n_int(i64::try_from(v).unwrap_or(i64::MAX))),
+        };
+        match request.send().await {
+            Ok(out) => {
+                consumed::report(Units::Write, out.consumed_capacity());
+                Ok(true)
+            }
+            Err(err) => match err.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(_)) => Ok(false),
+                _ => Err(sdk_error("PutItem", &self.readings_table, err)),
+            },
+        }
+    }
+
+    /// Removes the marks (and any batch hold: a counted reading is for good) of the readings of
+    /// (`run`, `sensor`, `kind`) at the timestamps `at`. Idempotent; a reading gone is skipped.
+    async fn clear_marks<T: AsRef<str>>(
+        &self,
+        run: RunId,
+        sensor: &str,
+        kind: &str,
+        at: impl IntoIterator<Item = T>,
+    ) -> Result<(), StoreError> {
+        let keys: Vec<Item> = at
+            .into_iter()
+            .map(|t| {
+                HashMap::from([
+                    (PK.to_string(), s(run.to_string())),
+                    (SK.to_string(), s(format!("{}#{sensor}#{kind}", t.as_ref()))),
+                ])
+            })
+            .collect();
+        let results: Vec<Result<(), StoreError>> = futures::stream::iter(keys)
+            .map(|key| self.clear_mark(key))
+            .buffer_unordered(PUT_CONCURRENCY)
+            .collect()
+            .await;
+        results.into_iter().collect()
+    }
+
+    async fn clear_mark(&self, key: Item) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.readings_table)
+            .set_key(Some(key))
+            .update_expression("REMOVE #pend, #b")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pend", PEND)
+            .expression_attribute_names("#b", BATCH)
+            .expression_attribute_names("#pk", PK)
+            .return_consumed_capacity(consumed::TOTAL)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                consumed::report(Units::Write, out.consumed_capacity());
+                Ok(())
+            }
+            Err(err) => match err.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(()),
+                _ => Err(sdk_error("UpdateItem", &self.readings_table, err)),
+            },
+        }
+    }
+}
