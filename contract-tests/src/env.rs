@@ -105,7 +105,8 @@ impl TestStore {
             attempt_timeout: PATIENT,
             retention: None,
         };
-        let store = DynamoStore::connect(&config).await;
+        // Half the single readings fold, so folds race each other and the summaries.
+        let store = DynamoStore::connect(&config).await.with_fold_period(2);
         store.create_tables().await.expect("create test tables");
         let shared = Arc::new(store.clone());
         Some(Self {

@@ -10,7 +10,7 @@ use std::collections::HashSet;
 
 use futures::future::join_all;
 use iot_core::error::CapacityScope;
-use iot_core::model::{ReadingType, RunStatus, SensorId, SensorReading, Timestamp};
+use iot_core::model::{ReadingType, RunStatus, SensorId, SensorReading, SensorSummary, Timestamp};
 use iot_core::ports::{CapacityLimits, Clock, Inserted, ReadingQuery, RunQuery};
 use iot_core::service::{FinishRun, Ingested, NewReading, RunConfig, StartRun};
 use iot_core::{Run, RunId, ServiceError, StoreError, Username};
@@ -79,6 +79,41 @@ async fn all_readings(s: &Services, mut q: ReadingQuery) -> (Vec<SensorReading>,
             None => return (items, pages),
         }
         assert!(pages < 10_000, "pagination does not end");
+    }
+}
+
+/// The run's summary counts every stored reading exactly once: per sensor and type, it is the
+/// fold of the readings a full listing returns (averages within rounding: a store may add in
+/// another order).
+async fn assert_summary_counts_each_stored_reading_once(s: &Services, run: RunId) {
+    let (stored, _) = all_readings(s, query(run, 1000)).await;
+    let mut groups: std::collections::BTreeMap<(String, &str), Vec<&SensorReading>> =
+        std::collections::BTreeMap::new();
+    for r in &stored {
+        groups
+            .entry((r.sensor_id.to_string(), r.kind.as_str()))
+            .or_default()
+            .push(r);
+    }
+    let expected: Vec<SensorSummary> = groups
+        .into_values()
+        .filter_map(SensorSummary::fold)
+        .collect();
+    let mut actual = s.readings.summary(run).await.expect("summary");
+    actual.sort_by(|a, b| {
+        (a.sensor_id.as_str(), a.kind.as_str()).cmp(&(b.sensor_id.as_str(), b.kind.as_str()))
+    });
+    assert_eq!(actual.len(), expected.len(), "{actual:?}\n{expected:?}");
+    for (a, e) in actual.iter().zip(&expected) {
+        assert!(
+            (a.avg - e.avg).abs() <= 1e-9 * e.avg.abs().max(1.0),
+            "summary {a:?}, stored readings {e:?}"
+        );
+        let exact = |x: &SensorSummary| SensorSummary {
+            avg: 0.0,
+            ..x.clone()
+        };
+        assert_eq!(exact(a), exact(e), "summary vs stored readings");
     }
 }
 
@@ -1297,6 +1332,7 @@ pub async fn concurrent_conflicting_batches_acknowledge_at_most_one(store: &Test
             ),
         }
     }
+    assert_summary_counts_each_stored_reading_once(&s, run.id).await;
 }
 
 /// A single reading racing a batch that holds the same key with another value: exactly one of
@@ -1327,6 +1363,7 @@ pub async fn a_single_reading_racing_a_batch_has_exactly_one_winner(store: &Test
             other => panic!("round {round}: expected exactly one winner, got {other:?}"),
         }
     }
+    assert_summary_counts_each_stored_reading_once(&s, run.id).await;
 }
 
 /// Batches racing with overlapping keys: the same values under shared keys are acknowledged by
@@ -1369,6 +1406,7 @@ pub async fn racing_batches_never_lose_an_acknowledged_reading(store: &TestStore
             other => panic!("round {round}: expected exactly one owner of key 100, got {other:?}"),
         }
     }
+    assert_summary_counts_each_stored_reading_once(&s, run.id).await;
 }
 
 /// The same batch sent four times at once: every copy is acknowledged, each reading is counted
@@ -1389,6 +1427,54 @@ pub async fn concurrent_identical_batches_store_each_reading_once(store: &TestSt
     }
     assert_eq!((accepted, duplicates), (200, 600));
     assert_eq!(stored_values(&s, run.id, "s1", at, 200).await.len(), 200);
+    assert_summary_counts_each_stored_reading_once(&s, run.id).await;
+}
+
+/// Summaries read while single readings, their replays, identical batches and a conflicting batch
+/// hit one sensor and type all succeed, and once the writers are done the summary counts every
+/// stored reading exactly once.
+pub async fn summaries_during_concurrent_writes_count_each_reading_once(store: &TestStore) {
+    let s = store.services(default_config());
+    let run = start(&s, "alice", &["s1"]).await;
+    let alice = user("alice");
+    let t0 = s.clock.now();
+    let single = |i: i64| reading("s1", "temperature", i as f64, Some(&ts(t0, i)));
+    let singles = (0..64).map(|i| {
+        let (s, alice) = (s.clone(), alice.clone());
+        // 48 new readings, then replays of the first 16.
+        async move {
+            s.readings
+                .ingest(&alice, run.id, single(i % 48))
+                .await
+                .map(|_| ())
+        }
+    });
+    let shared = keyed_batch("s1", ts(t0, 100), 100, |i| 0.5 + i as f64);
+    let rival = keyed_batch("s1", ts(t0, 150), 100, |i| -(i as f64));
+    let batches = [shared.clone(), shared, rival].map(|batch| {
+        let (s, alice) = (s.clone(), alice.clone());
+        async move {
+            match s.readings.ingest_batch(&alice, run.id, batch).await {
+                Ok(_) | Err(ServiceError::ReadingConflict(_)) => Ok(()),
+                Err(other) => Err(other),
+            }
+        }
+    });
+    let summaries = (0..8).map(|_| {
+        let s = s.clone();
+        async move {
+            let summary = s.readings.summary(run.id).await?;
+            assert!(summary.iter().map(|r| r.count).sum::<u64>() <= 48 + 200);
+            Ok(())
+        }
+    });
+    let (singles, batches, summaries) =
+        futures::join!(join_all(singles), join_all(batches), join_all(summaries));
+    for outcome in singles.into_iter().chain(batches).chain(summaries) {
+        let outcome: Result<(), ServiceError> = outcome;
+        outcome.expect("every write and every summary is answered");
+    }
+    assert_summary_counts_each_stored_reading_once(&s, run.id).await;
 }
 
 /// Stamps out every storage scenario for one backend, as `mod $backend { #[tokio::test] fn … }`.
@@ -1444,6 +1530,7 @@ macro_rules! storage_suite {
                 a_single_reading_racing_a_batch_has_exactly_one_winner,
                 racing_batches_never_lose_an_acknowledged_reading,
                 concurrent_identical_batches_store_each_reading_once,
+                summaries_during_concurrent_writes_count_each_reading_once,
                 a_start_retried_after_a_timeout_returns_the_first_run,
                 an_idempotency_key_replays_its_run_and_refuses_other_parameters,
                 concurrent_starts_under_one_key_create_one_run,
@@ -1578,6 +1665,7 @@ pub async fn concurrent_single_readings_each_get_their_exact_answer(store: &Test
         .map(|r| r.3)
         .collect();
     assert_eq!(server_stamps.len(), 16, "server timestamps are distinct");
+    assert_summary_counts_each_stored_reading_once(&s, run.id).await;
 }
 
 /// Readings sent while the run is being finished are either acknowledged and stored, or refused
@@ -1621,6 +1709,7 @@ pub async fn readings_racing_a_finish_are_stored_or_refused_never_lost(store: &T
         "stored readings are exactly the acknowledged ones"
     );
     assert_eq!(s.runs.get(run.id).await.unwrap().status, RunStatus::Success);
+    assert_summary_counts_each_stored_reading_once(&s, run.id).await;
 }
 
 // Idempotent starts: a client that retries a start after a timeout or an error never creates a
