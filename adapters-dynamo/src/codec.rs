@@ -36,6 +36,9 @@ pub(crate) const ALL_RUNS: &str = "RUNS";
 pub(crate) const BY_SENSOR: &str = "by-sensor";
 /// Sort key attribute of [`BY_SENSOR`].
 pub(crate) const SSK: &str = "ssk";
+/// Attributes of a reading that [`BY_SENSOR`] projects besides the keys: what a listing reads.
+pub(crate) const BY_SENSOR_PROJECTION: [&str; 6] =
+    ["runId", "sensorId", "type", "value", "timestamp", "user"];
 
 pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())

@@ -5,8 +5,8 @@
 //!
 //! The crate's `README.md` describes the design, under "Runs table", "Readings table", "Access
 //! patterns", "Throughput limits and hot partitions", "Capacity protocol", "Write-once readings",
-//! "Single readings: two requests, not a transaction" and "Errors", and how to run the tests
-//! ("Tests").
+//! "Summaries: rollups kept exact by folds", "Single readings: two requests, not a transaction"
+//! and "Errors", and how to run the tests ("Tests").
 
 mod batch;
 mod codec;

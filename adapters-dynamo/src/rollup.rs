@@ -224,7 +224,7 @@ impl DynamoStore {
     /// Whether this single reading folds its (sensor, type): one time in the fold period.
     pub(crate) fn fold_now(&self) -> bool {
         let period = u64::from(self.fold_period);
-        period <= 1 || uuid::Uuid::new_v4().as_u64_pair().0 % period == 0
+        period <= 1 || uuid::Uuid::new_v4().as_u64_pair().0.is_multiple_of(period)
     }
 
     /// [`Self::fold`], where a failure only costs a summary a few more reads: logged, not

@@ -13,7 +13,7 @@ use iot_core::StoreError;
 
 use crate::DynamoStore;
 
-use crate::codec::{BY_SENSOR, BY_START, BY_USER, PK, SK, SSK};
+use crate::codec::{BY_SENSOR, BY_SENSOR_PROJECTION, BY_START, BY_USER, PK, SK, SSK};
 use crate::error::{build_error, sdk_error};
 use crate::rollup::{PEND, PENDING, PENDING_PROJECTION};
 
@@ -56,12 +56,21 @@ impl DynamoStore {
                 .build()
                 .map_err(build_error)
         };
-        let local_index = |name: &str, range: &str, projection: Projection| {
+        // Local indexes project only the attributes their queries read, so that writing an
+        // attribute they do not hold (a reading's marks) does not rewrite their entries.
+        let local_index = |name: &str, range: &str, attributes: &[&str]| {
             LocalSecondaryIndex::builder()
                 .index_name(name)
                 .key_schema(key(PK, KeyType::Hash)?)
                 .key_schema(key(range, KeyType::Range)?)
-                .projection(projection)
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::Include)
+                        .set_non_key_attributes(Some(
+                            attributes.iter().map(|a| (*a).to_string()).collect(),
+                        ))
+                        .build(),
+                )
                 .build()
                 .map_err(build_error)
         };
@@ -87,26 +96,8 @@ impl DynamoStore {
             .billing_mode(BillingMode::PayPerRequest)
             .key_schema(key(PK, KeyType::Hash)?)
             .key_schema(key(SK, KeyType::Range)?)
-            .local_secondary_indexes(local_index(
-                BY_SENSOR,
-                SSK,
-                Projection::builder()
-                    .projection_type(ProjectionType::All)
-                    .build(),
-            )?)
-            .local_secondary_indexes(local_index(
-                PENDING,
-                PEND,
-                Projection::builder()
-                    .projection_type(ProjectionType::Include)
-                    .set_non_key_attributes(Some(
-                        PENDING_PROJECTION
-                            .iter()
-                            .map(|a| (*a).to_string())
-                            .collect(),
-                    ))
-                    .build(),
-            )?)
+            .local_secondary_indexes(local_index(BY_SENSOR, SSK, &BY_SENSOR_PROJECTION)?)
+            .local_secondary_indexes(local_index(PENDING, PEND, &PENDING_PROJECTION)?)
             .attribute_definitions(string_attr(PK)?)
             .attribute_definitions(string_attr(SK)?)
             .attribute_definitions(string_attr(SSK)?)

@@ -54,6 +54,15 @@ resource "aws_dynamodb_table" "runs" {
     projection_type = "ALL"
   }
 
+  # Readings not yet counted by their summary rollup (sparse: a reading leaves it once counted),
+  # which a summary adds to the rollups.
+  local_secondary_index {
+    name               = "pending"
+    range_key          = "pend"
+    projection_type    = "INCLUDE"
+    non_key_attributes = ["sensorId", "type", "value", "timestamp", "batch"]
+  }
+
   point_in_time_recovery {
     enabled                 = true
     recovery_period_in_days = var.point_in_time_recovery_days
@@ -96,12 +105,28 @@ resource "aws_dynamodb_table" "readings" {
     type = "S"
   }
 
+  attribute {
+    name = "pend"
+    type = "S"
+  }
+
   # One sensor's readings of a run, in order (strongly consistent, like the table). A local index
-  # can only be created with the table; it costs one more write unit per reading.
+  # can only be created with the table; it costs one more write unit per reading. It projects what
+  # a listing reads, so clearing a reading's `pend` mark does not rewrite its entry.
   local_secondary_index {
-    name            = "by-sensor"
-    range_key       = "ssk"
-    projection_type = "ALL"
+    name               = "by-sensor"
+    range_key          = "ssk"
+    projection_type    = "INCLUDE"
+    non_key_attributes = ["runId", "sensorId", "type", "value", "timestamp", "user"]
+  }
+
+  # Readings not yet counted by their summary rollup (sparse: a reading leaves it once counted),
+  # which a summary adds to the rollups.
+  local_secondary_index {
+    name               = "pending"
+    range_key          = "pend"
+    projection_type    = "INCLUDE"
+    non_key_attributes = ["sensorId", "type", "value", "timestamp", "batch"]
   }
 
   point_in_time_recovery {
