@@ -1477,6 +1477,47 @@ pub async fn summaries_during_concurrent_writes_count_each_reading_once(store: &
     assert_summary_counts_each_stored_reading_once(&s, run.id).await;
 }
 
+/// Two identical batches racing a third that holds other values under half of their keys: the
+/// store ends up holding exactly the acknowledged batches' readings. Refused batches leave
+/// nothing behind, even readings an identical batch found and kept from being taken back.
+pub async fn identical_batches_racing_a_conflict_store_only_what_was_acknowledged(
+    store: &TestStore,
+) {
+    let s = store.services(default_config());
+    let run = start(&s, "alice", &["s1"]).await;
+    let alice = user("alice");
+    let t0 = s.clock.now();
+    for round in 0..RACE_ROUNDS {
+        let at = ts(t0, round * 1_000);
+        let shared = keyed_batch("s1", at, 100, |i| i as f64);
+        let rival = keyed_batch("s1", ts(at, 50), 100, |i| -1.0 - i as f64);
+        let (first, second, third) = futures::join!(
+            s.readings.ingest_batch(&alice, run.id, shared.clone()),
+            s.readings.ingest_batch(&alice, run.id, shared),
+            s.readings.ingest_batch(&alice, run.id, rival),
+        );
+        let stored = stored_values(&s, run.id, "s1", at, 150).await;
+        let mut expected = std::collections::BTreeMap::new();
+        for outcome in [&first, &second] {
+            match outcome {
+                Ok(_) => expected.extend((0..100).map(|i| (i, i as f64))),
+                Err(ServiceError::ReadingConflict(_)) => {}
+                Err(other) => panic!("round {round}: unexpected {other:?}"),
+            }
+        }
+        match &third {
+            Ok(_) => expected.extend((50..150).map(|i| (i, -1.0 - (i - 50) as f64))),
+            Err(ServiceError::ReadingConflict(_)) => {}
+            Err(other) => panic!("round {round}: unexpected {other:?}"),
+        }
+        assert_eq!(
+            stored, expected,
+            "round {round}: stored vs acknowledged ({first:?}, {second:?}, {third:?})"
+        );
+    }
+    assert_summary_counts_each_stored_reading_once(&s, run.id).await;
+}
+
 /// Stamps out every storage scenario for one backend, as `mod $backend { #[tokio::test] fn … }`.
 ///
 /// `$factory` is an async expression giving `Option<TestStore>` (`None`: backend not configured,
@@ -1531,6 +1572,7 @@ macro_rules! storage_suite {
                 racing_batches_never_lose_an_acknowledged_reading,
                 concurrent_identical_batches_store_each_reading_once,
                 summaries_during_concurrent_writes_count_each_reading_once,
+                identical_batches_racing_a_conflict_store_only_what_was_acknowledged,
                 a_start_retried_after_a_timeout_returns_the_first_run,
                 an_idempotency_key_replays_its_run_and_refuses_other_parameters,
                 concurrent_starts_under_one_key_create_one_run,
