@@ -21,7 +21,7 @@ use crate::codec::{
 };
 use crate::error::corrupt;
 use crate::query::QuerySpec;
-use crate::write_once::{BATCH, KeyOutcome};
+use crate::write_once::{KeyOutcome, holders};
 
 /// (Sensor, type) groups a batch folds at once.
 const FOLD_CONCURRENCY: usize = 4;
@@ -192,7 +192,10 @@ impl ReadingStore for DynamoStore {
             KeyOutcome::Stored(stored) | KeyOutcome::Conflicting(stored) => {
                 Ok(Inserted::Existing(stored))
             }
-            KeyOutcome::Skipped => Err(StoreError::Internal("a single reading was skipped".into())),
+            // Only batches join and skip.
+            KeyOutcome::Joined | KeyOutcome::Skipped => Err(StoreError::Internal(
+                "a single reading was joined or skipped".into(),
+            )),
         }
     }
 
@@ -220,10 +223,10 @@ impl ReadingStore for DynamoStore {
                     if !reading_from_item(&item)?.same_value_as(reading) {
                         return Err(StoreError::Conflict(conflict_detail(reading)));
                     }
-                    if !item.contains_key(BATCH) {
+                    if holders(&item).is_empty() {
                         continue;
                     }
-                    // Held by a batch that may still take it back: pin it (write_once).
+                    // Held by batches that may still take it back: join them (write_once).
                     Some(item)
                 }
                 None => None,

@@ -36,7 +36,7 @@ use crate::codec::{Item, PK, SK, get_s, n_f64, n_int, parse_ts, s};
 use crate::consumed::{self, Units};
 use crate::error::{corrupt, sdk_error};
 use crate::query::QuerySpec;
-use crate::write_once::{BATCH, PUT_CONCURRENCY};
+use crate::write_once::{BATCH, PUT_CONCURRENCY, holders};
 
 /// Attribute marking a reading not yet counted by its rollup; sort key of [`PENDING`].
 pub(crate) const PEND: &str = "pend";
@@ -135,7 +135,8 @@ struct Pending {
     at_text: String,
     at: Timestamp,
     value: f64,
-    batch: Option<String>,
+    /// The batches in flight holding it.
+    holders: Vec<String>,
 }
 
 impl Pending {
@@ -147,10 +148,7 @@ impl Pending {
             at: parse_ts(&at_text, "timestamp", WHAT)?,
             at_text,
             value: number(item, "value")?,
-            batch: match item.get(BATCH) {
-                Some(AttributeValue::S(id)) => Some(id.clone()),
-                _ => None,
-            },
+            holders: holders(item).to_vec(),
         })
     }
 }
@@ -203,13 +201,12 @@ fn number(item: &Item, name: &str) -> Result<f64, StoreError> {
         .map_err(|e| corrupt(WHAT, format!("{name} = {text}: {e}")))
 }
 
-/// Which pending readings a fold may count: never one held by a batch that may still take it
-/// back, so only readings no batch holds, and those of the folding batch itself once it succeeded.
+/// Which pending readings a fold may count: never one only batches that may still take it back
+/// hold, so only readings no batch holds, and those the folding batch itself holds once it has
+/// succeeded (its success is an acknowledgement).
 fn foldable(pending: &Pending, own_batch: Option<&str>) -> bool {
-    match &pending.batch {
-        None => true,
-        Some(id) => Some(id.as_str()) == own_batch,
-    }
+    pending.holders.is_empty()
+        || own_batch.is_some_and(|own| pending.holders.iter().any(|h| h == own))
 }
 
 impl DynamoStore {

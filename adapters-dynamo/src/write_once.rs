@@ -4,16 +4,20 @@
 //! reading is never replaced, whoever else writes the same key at the same moment. A batch cannot be
 //! one DynamoDB transaction (at most 100 items), so all-or-nothing is kept by compensation:
 //!
-//! 1. the items a batch writes carry its id in the `batch` attribute;
-//! 2. a batch that meets a stored different value stops, deletes exactly the items it wrote (each
-//!    delete conditioned on `batch = <its id>`), and reports the conflict;
-//! 3. a writer that finds the same value already stored under a key still held by a batch *pins*
-//!    it (`REMOVE batch`, conditioned on that batch id) before acknowledging it as a duplicate, so
-//!    the holder's compensation can no longer delete a reading someone else acknowledged. A pin that
-//!    finds the item gone (its batch compensated meanwhile) writes the reading again.
+//! 1. an item a batch writes is *held*: the `batch` attribute is the set of the ids of the batches
+//!    in flight that stored or found it;
+//! 2. a batch that finds the same value under a key held by other batches *joins* them (adds its id
+//!    to the set, while the set exists), and counts it as a duplicate;
+//! 3. a batch that meets a stored different value stops, lets go of every item it holds (it deletes
+//!    an item it alone holds, and takes its id out of the set of one others hold too), and reports
+//!    the conflict; so a refused batch leaves nothing behind but readings another batch in flight
+//!    also holds, or someone acknowledged;
+//! 4. a single reading that finds the same value under a held key *pins* it (`REMOVE batch`) before
+//!    acknowledging it as a duplicate, so no compensation can delete it any more. A join or a pin
+//!    that finds the item gone (taken back meanwhile) writes the reading again.
 //!
-//! The `batch` attribute is never cleared on success: a later replay pins instead (one write per
-//! reading, on the first replay only).
+//! A batch that succeeds leaves its readings held until it counts them into their rollups, which
+//! removes the set (see `rollup`): a counted reading is for good.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -32,7 +36,7 @@ use crate::codec::{Item, PK, reading_from_item, reading_item, reading_key, s};
 use crate::consumed::{self, Units};
 use crate::error::sdk_error;
 
-/// Attribute holding the id of the batch that wrote an item and may still take it back.
+/// Attribute holding the ids of the batches in flight that hold an item (a string set).
 pub(crate) const BATCH: &str = "batch";
 
 /// Conditional writes a batch keeps in flight at once.
@@ -49,6 +53,8 @@ pub(crate) enum KeyOutcome {
     Written,
     /// The same value was already stored (and is now pinned if a batch held it).
     Stored(SensorReading),
+    /// The same value was stored and held by other batches, and this batch now holds it too.
+    Joined,
     /// A different value is stored under the key.
     Conflicting(SensorReading),
     /// Not attempted: the batch had already met a conflict or an error.
@@ -61,11 +67,19 @@ enum Put {
     Taken(Option<Item>),
 }
 
-fn holder(item: &Item) -> Option<&str> {
+/// The batches holding `item` (none: the reading is for good).
+pub(crate) fn holders(item: &Item) -> &[String] {
     match item.get(BATCH) {
-        Some(AttributeValue::S(id)) => Some(id.as_str()),
-        _ => None,
+        Some(AttributeValue::Ss(ids)) => ids,
+        _ => &[],
     }
+}
+
+/// What letting go of an item found.
+enum LetGo {
+    Done,
+    /// The holders changed meanwhile: look again.
+    Moved,
 }
 
 impl DynamoStore {
@@ -103,19 +117,27 @@ impl DynamoStore {
             if !stored.same_value_as(reading) {
                 return Ok(KeyOutcome::Conflicting(stored));
             }
-            match holder(&item) {
-                None => return Ok(KeyOutcome::Stored(stored)),
+            let held = holders(&item);
+            if held.is_empty() {
+                return Ok(KeyOutcome::Stored(stored));
+            }
+            match batch {
                 // Our own write, answered as taken because the SDK retried a put that had
                 // succeeded: it is ours to report (and to compensate).
-                Some(id) if Some(id) == batch => return Ok(KeyOutcome::Written),
+                Some(id) if held.iter().any(|h| h == id) => return Ok(KeyOutcome::Written),
                 Some(id) => {
-                    if self.pin(reading, id).await? {
+                    if self.join(reading, id).await? {
+                        return Ok(KeyOutcome::Joined);
+                    }
+                }
+                None => {
+                    if self.pin(reading).await? {
                         return Ok(KeyOutcome::Stored(stored));
                     }
-                    // The holder compensated, or someone pinned first: look again.
-                    found = self.get_reading_item(reading).await?;
                 }
             }
+            // Taken back meanwhile, or no longer held by anyone: look again.
+            found = self.get_reading_item(reading).await?;
         }
         Err(StoreError::Unavailable(format!(
             "reading {} {} at {} kept changing under concurrent batches; retry",
@@ -157,7 +179,7 @@ impl DynamoStore {
         let written: Vec<&SensorReading> = readings
             .iter()
             .zip(&outcomes)
-            .filter(|(_, outcome)| matches!(outcome, Ok(KeyOutcome::Written)))
+            .filter(|(_, outcome)| matches!(outcome, Ok(KeyOutcome::Written | KeyOutcome::Joined)))
             .map(|((reading, _), _)| *reading)
             .collect();
         self.compensate(batch, &written).await?;
@@ -185,18 +207,20 @@ impl DynamoStore {
         stop: &AtomicBool,
     ) -> Result<KeyOutcome, StoreError> {
         let outcome = self.write_once(reading, Some(batch), known, stop).await;
-        if !matches!(outcome, Ok(KeyOutcome::Written | KeyOutcome::Stored(_))) {
+        if !matches!(
+            outcome,
+            Ok(KeyOutcome::Written | KeyOutcome::Stored(_) | KeyOutcome::Joined)
+        ) {
             stop.store(true, Ordering::Release);
         }
         outcome
     }
 
-    /// Deletes the items `batch` wrote, each only while it still carries the batch id (an item
-    /// pinned by another writer stays: it has been acknowledged as stored).
+    /// Lets go of the items `batch` wrote or joined (see [`Self::let_go`]).
     async fn compensate(&self, batch: &str, written: &[&SensorReading]) -> Result<(), StoreError> {
         let mut deletes = Vec::with_capacity(written.len());
         for reading in written {
-            deletes.push(self.unwrite(reading, batch));
+            deletes.push(self.let_go(reading, batch));
         }
         let results: Vec<Result<(), StoreError>> = futures::stream::iter(deletes)
             .buffer_unordered(PUT_CONCURRENCY)
@@ -227,7 +251,7 @@ impl DynamoStore {
         let mut item = reading_item(reading);
         self.stamp_reading_expiry(&mut item);
         if let Some(id) = batch {
-            item.insert(BATCH.into(), s(id));
+            item.insert(BATCH.into(), AttributeValue::Ss(vec![id.to_string()]));
         }
         let result = self
             .client
@@ -254,18 +278,45 @@ impl DynamoStore {
         }
     }
 
-    /// Makes the item of `reading` permanent if `batch` still holds it. `false` when it does not
-    /// (the item is gone, or no longer held by that batch).
-    async fn pin(&self, reading: &SensorReading, batch: &str) -> Result<bool, StoreError> {
-        let result = self
-            .client
-            .update_item()
+    /// Makes the item of `reading` permanent (no batch holds it any more). `false` when it is
+    /// gone.
+    async fn pin(&self, reading: &SensorReading) -> Result<bool, StoreError> {
+        self.update_reading(
+            reading,
+            self.client
+                .update_item()
+                .update_expression("REMOVE #b")
+                .condition_expression("attribute_exists(#pk)")
+                .expression_attribute_names("#pk", PK),
+        )
+        .await
+    }
+
+    /// Adds `batch` to the holders of the item of `reading`. `false` when it is gone or no batch
+    /// holds it any more.
+    async fn join(&self, reading: &SensorReading, batch: &str) -> Result<bool, StoreError> {
+        self.update_reading(
+            reading,
+            self.client
+                .update_item()
+                .update_expression("ADD #b :b")
+                .condition_expression("attribute_exists(#b)")
+                .expression_attribute_values(":b", AttributeValue::Ss(vec![batch.to_string()])),
+        )
+        .await
+    }
+
+    /// Sends `update` (with `#b` naming [`BATCH`]) on the item of `reading`. `false` when its
+    /// condition failed.
+    async fn update_reading(
+        &self,
+        reading: &SensorReading,
+        update: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
+    ) -> Result<bool, StoreError> {
+        let result = update
             .table_name(&self.readings_table)
             .set_key(Some(reading_key(reading)))
-            .update_expression("REMOVE #b")
-            .condition_expression("#b = :b")
             .expression_attribute_names("#b", BATCH)
-            .expression_attribute_values(":b", s(batch))
             .return_consumed_capacity(consumed::TOTAL)
             .send()
             .await;
@@ -281,26 +332,69 @@ impl DynamoStore {
         }
     }
 
-    /// Deletes the item of `reading` if `batch` still holds it.
-    async fn unwrite(&self, reading: &SensorReading, batch: &str) -> Result<(), StoreError> {
+    /// Lets go of the item of `reading` for `batch`: deletes it if `batch` alone holds it, takes
+    /// `batch` out of its holders if others hold it too, and leaves it alone if `batch` does not
+    /// hold it (pinned, or counted: someone acknowledged it).
+    async fn let_go(&self, reading: &SensorReading, batch: &str) -> Result<(), StoreError> {
+        for _ in 0..MAX_ROUNDS {
+            let Some(item) = self.get_reading_item(reading).await? else {
+                return Ok(());
+            };
+            let held = holders(&item);
+            if !held.iter().any(|h| h == batch) {
+                return Ok(());
+            }
+            let outcome = if held.len() == 1 {
+                self.delete_held(reading, batch).await?
+            } else {
+                let released = self
+                    .update_reading(
+                        reading,
+                        self.client
+                            .update_item()
+                            .update_expression("DELETE #b :b")
+                            .condition_expression("contains(#b, :id) AND size(#b) > :one")
+                            .expression_attribute_values(
+                                ":b",
+                                AttributeValue::Ss(vec![batch.to_string()]),
+                            )
+                            .expression_attribute_values(":id", s(batch))
+                            .expression_attribute_values(":one", AttributeValue::N("1".into())),
+                    )
+                    .await?;
+                if released { LetGo::Done } else { LetGo::Moved }
+            };
+            if matches!(outcome, LetGo::Done) {
+                return Ok(());
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "reading {} {} at {}: its holders kept changing while a refused batch let go of it",
+            reading.sensor_id, reading.kind, reading.timestamp
+        )))
+    }
+
+    /// Deletes the item of `reading` while `batch` is its only holder.
+    async fn delete_held(&self, reading: &SensorReading, batch: &str) -> Result<LetGo, StoreError> {
         let result = self
             .client
             .delete_item()
             .table_name(&self.readings_table)
             .set_key(Some(reading_key(reading)))
-            .condition_expression("#b = :b")
+            .condition_expression("contains(#b, :id) AND size(#b) = :one")
             .expression_attribute_names("#b", BATCH)
-            .expression_attribute_values(":b", s(batch))
+            .expression_attribute_values(":id", s(batch))
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
             .return_consumed_capacity(consumed::TOTAL)
             .send()
             .await;
         match result {
             Ok(out) => {
                 consumed::report(Units::Write, out.consumed_capacity());
-                Ok(())
+                Ok(LetGo::Done)
             }
             Err(err) => match err.as_service_error() {
-                Some(DeleteItemError::ConditionalCheckFailedException(_)) => Ok(()),
+                Some(DeleteItemError::ConditionalCheckFailedException(_)) => Ok(LetGo::Moved),
                 _ => Err(sdk_error("DeleteItem", &self.readings_table, err)),
             },
         }
