@@ -4,7 +4,6 @@
 //! with `scripts/lib/services.sh`'s `ensure_moto`); with `CI` set, a missing emulator fails them.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -24,14 +23,12 @@ use aws_sdk_dynamodb::operation::query::QueryOutput;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemInput;
 use aws_sdk_dynamodb::types::AttributeValue;
 use iot_core::StoreError;
-use iot_core::model::{
-    ReadingType, Run, RunId, RunStatus, SensorId, SensorReading, SensorSummary, Timestamp,
-};
+use iot_core::model::{ReadingType, Run, RunId, RunStatus, SensorId, SensorReading, Timestamp};
 use iot_core::ports::{
     CapacityLimits, Clock, Finish, ReadingQuery, ReadingStore, RunQuery, RunStore, SystemClock,
 };
 use iot_core::{Username, model::Page};
-use test_support::{PATIENT, TableNames, dynamodb_endpoint, then_clean_up};
+use test_support::{PATIENT, TableNames, dynamodb_endpoint, summaries, then_clean_up};
 
 /// Fresh table names on the emulator, and SDK timeouts no busy machine reaches.
 fn test_config(endpoint: &str) -> DynamoConfig {
@@ -161,37 +158,6 @@ impl Intercept for Recorder {
     }
 }
 
-/// The summary of `readings` as [`SensorSummary::fold`] gives it, in the listing's order.
-fn summary_of(readings: &[SensorReading]) -> Vec<SensorSummary> {
-    let mut groups: BTreeMap<(String, &str), Vec<&SensorReading>> = BTreeMap::new();
-    for r in readings {
-        groups
-            .entry((r.sensor_id.to_string(), r.kind.as_str()))
-            .or_default()
-            .push(r);
-    }
-    groups
-        .into_values()
-        .filter_map(SensorSummary::fold)
-        .collect()
-}
-
-/// Equal summaries; averages within rounding (sums may add in another order).
-fn assert_same_summaries(actual: &[SensorSummary], expected: &[SensorSummary]) {
-    assert_eq!(actual.len(), expected.len(), "{actual:?}\n{expected:?}");
-    for (a, e) in actual.iter().zip(expected) {
-        assert!(
-            (a.avg - e.avg).abs() <= 1e-9 * e.avg.abs().max(1.0),
-            "{a:?} vs {e:?}"
-        );
-        let exact = |s: &SensorSummary| SensorSummary {
-            avg: 0.0,
-            ..s.clone()
-        };
-        assert_eq!(exact(a), exact(e));
-    }
-}
-
 /// A client of `endpoint` whose calls give up after `timeout` (each attempt after half of it).
 fn client(
     endpoint: &str,
@@ -296,7 +262,10 @@ async fn batches_respect_dynamodb_limits_and_write_each_reading_once() {
         // The summary reads the 21 rollups (twice: before and after the pending readings), and
         // there is no pending reading left.
         sizes.scanned.store(0, Ordering::SeqCst);
-        assert_same_summaries(&store.summarize(run).await.unwrap(), &summary_of(&batch));
+        summaries::assert_same(
+            &store.summarize(run).await.unwrap(),
+            &summaries::expected(&batch),
+        );
         assert_eq!(sizes.scanned.load(Ordering::SeqCst), 2 * 21);
 
         // Single readings that have not folded yet are read pending, and counted once.
@@ -307,7 +276,10 @@ async fn batches_respect_dynamodb_limits_and_write_each_reading_once() {
         }
         sizes.scanned.store(0, Ordering::SeqCst);
         let all: Vec<SensorReading> = batch.iter().chain(&singles).cloned().collect();
-        assert_same_summaries(&store.summarize(run).await.unwrap(), &summary_of(&all));
+        summaries::assert_same(
+            &store.summarize(run).await.unwrap(),
+            &summaries::expected(&all),
+        );
         assert_eq!(sizes.scanned.load(Ordering::SeqCst), 2 * 21 + 10);
 
         // A single reading that folds counts itself (and the pending readings of its sensor and
@@ -317,7 +289,10 @@ async fn batches_respect_dynamodb_limits_and_write_each_reading_once() {
         sizes.scanned.store(0, Ordering::SeqCst);
         let mut all = all;
         all.push(reading(run, 1010));
-        assert_same_summaries(&store.summarize(run).await.unwrap(), &summary_of(&all));
+        summaries::assert_same(
+            &store.summarize(run).await.unwrap(),
+            &summaries::expected(&all),
+        );
         assert_eq!(sizes.scanned.load(Ordering::SeqCst), 2 * 21 + 10);
     })
     .await;

@@ -10,7 +10,7 @@ use std::collections::HashSet;
 
 use futures::future::join_all;
 use iot_core::error::CapacityScope;
-use iot_core::model::{ReadingType, RunStatus, SensorId, SensorReading, SensorSummary, Timestamp};
+use iot_core::model::{ReadingType, RunStatus, SensorId, SensorReading, Timestamp};
 use iot_core::ports::{CapacityLimits, Clock, Inserted, ReadingQuery, RunQuery};
 use iot_core::service::{FinishRun, Ingested, NewReading, RunConfig, StartRun};
 use iot_core::{Run, RunId, ServiceError, StoreError, Username};
@@ -87,34 +87,8 @@ async fn all_readings(s: &Services, mut q: ReadingQuery) -> (Vec<SensorReading>,
 /// another order).
 async fn assert_summary_counts_each_stored_reading_once(s: &Services, run: RunId) {
     let (stored, _) = all_readings(s, query(run, 1000)).await;
-    let mut groups: std::collections::BTreeMap<(String, &str), Vec<&SensorReading>> =
-        std::collections::BTreeMap::new();
-    for r in &stored {
-        groups
-            .entry((r.sensor_id.to_string(), r.kind.as_str()))
-            .or_default()
-            .push(r);
-    }
-    let expected: Vec<SensorSummary> = groups
-        .into_values()
-        .filter_map(SensorSummary::fold)
-        .collect();
-    let mut actual = s.readings.summary(run).await.expect("summary");
-    actual.sort_by(|a, b| {
-        (a.sensor_id.as_str(), a.kind.as_str()).cmp(&(b.sensor_id.as_str(), b.kind.as_str()))
-    });
-    assert_eq!(actual.len(), expected.len(), "{actual:?}\n{expected:?}");
-    for (a, e) in actual.iter().zip(&expected) {
-        assert!(
-            (a.avg - e.avg).abs() <= 1e-9 * e.avg.abs().max(1.0),
-            "summary {a:?}, stored readings {e:?}"
-        );
-        let exact = |x: &SensorSummary| SensorSummary {
-            avg: 0.0,
-            ..x.clone()
-        };
-        assert_eq!(exact(a), exact(e), "summary vs stored readings");
-    }
+    let summary = s.readings.summary(run).await.expect("summary");
+    test_support::summaries::assert_same(&summary, &test_support::summaries::expected(&stored));
 }
 
 async fn all_runs(s: &Services, mut q: RunQuery) -> Vec<Run> {

@@ -1,10 +1,12 @@
 //! Fixtures shared by the test suites of iot-playground (a dev-dependency only, not published):
-//! the service-or-fail rule, fresh PostgreSQL databases, unique names and EMF checks.
+//! the service-or-fail rule, fresh PostgreSQL databases, unique names, EMF checks and expected
+//! summaries.
 //!
 //! The crate's `README.md` lists what it holds ("Contents") and how it is tested ("Tests").
 
 pub mod emf;
 pub mod postgres;
+pub mod summaries;
 
 use std::future::Future;
 use std::time::Duration;
