@@ -1463,24 +1463,24 @@ pub async fn identical_batches_racing_a_conflict_store_only_what_was_acknowledge
     let t0 = s.clock.now();
     for round in 0..RACE_ROUNDS {
         let at = ts(t0, round * 1_000);
-        let shared = keyed_batch("s1", at, 100, |i| i as f64);
-        let rival = keyed_batch("s1", ts(at, 50), 100, |i| -1.0 - i as f64);
+        let shared = keyed_batch("s1", at, 40, |i| i as f64);
+        let rival = keyed_batch("s1", ts(at, 20), 40, |i| -1.0 - i as f64);
         let (first, second, third) = futures::join!(
             s.readings.ingest_batch(&alice, run.id, shared.clone()),
             s.readings.ingest_batch(&alice, run.id, shared),
             s.readings.ingest_batch(&alice, run.id, rival),
         );
-        let stored = stored_values(&s, run.id, "s1", at, 150).await;
+        let stored = stored_values(&s, run.id, "s1", at, 60).await;
         let mut expected = std::collections::BTreeMap::new();
         for outcome in [&first, &second] {
             match outcome {
-                Ok(_) => expected.extend((0..100).map(|i| (i, i as f64))),
+                Ok(_) => expected.extend((0..40).map(|i| (i, i as f64))),
                 Err(ServiceError::ReadingConflict(_)) => {}
                 Err(other) => panic!("round {round}: unexpected {other:?}"),
             }
         }
         match &third {
-            Ok(_) => expected.extend((50..150).map(|i| (i, -1.0 - (i - 50) as f64))),
+            Ok(_) => expected.extend((20..60).map(|i| (i, -1.0 - (i - 20) as f64))),
             Err(ServiceError::ReadingConflict(_)) => {}
             Err(other) => panic!("round {round}: unexpected {other:?}"),
         }
