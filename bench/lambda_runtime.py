@@ -8,7 +8,8 @@ custom runtime uses: `invocation/next`, `invocation/{id}/response`, `invocation/
 HTTP API (payload 2.0) events one at a time and checks every answer.
 
 Measures, with the environment's ROUNDS (5), INVOCATIONS (200 per round and function),
-LARGE_RUN (20000 readings):
+LARGE_RUN (20000 readings), WARM_REQUEST (`ingest`; `health` sends `GET /health` instead, which
+sets the router's own cost apart from the store's):
   * warm CPU per ingest: utime + stime of the function's process (from /proc) over the
     invocations of a round, rounds interleaved between the functions, after a warm-up;
     app-lambda answers `POST /api/sensors/data` (one reading, server-stamped, into DynamoDB),
@@ -192,6 +193,10 @@ def main():
     rounds = int(os.environ.get("ROUNDS", "5"))
     invocations = int(os.environ.get("INVOCATIONS", "200"))
     large = int(os.environ.get("LARGE_RUN", "20000"))
+    warm_request = os.environ.get("WARM_REQUEST", "ingest")
+    if warm_request not in ("ingest", "health"):
+        sys.exit(f"WARM_REQUEST={warm_request}: expected ingest or health")
+    health = http_event("GET", "/health") if warm_request == "health" else None
     env = {key: os.environ[key] for key in (
         "PATH", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
         "AWS_EC2_METADATA_DISABLED", "DYNAMODB_ENDPOINT", "RUNS_TABLE", "READINGS_TABLE",
@@ -211,7 +216,8 @@ def main():
         def ingest(function):
             nonlocal counter
             counter += 1
-            call(function, ingest_event(run_id, counter), {200, 201})
+            event = health if health else ingest_event(run_id, counter)
+            call(function, event, {200, 201})
 
         for _ in range(min(invocations, 100)):  # warm-up: connections, caches, allocator
             ingest(hello)
