@@ -1,10 +1,9 @@
 //! [`ReadingStore`] on the readings table: one partition per run, sort key
 //! `<timestamp>#<sensorId>#<type>`.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use async_trait::async_trait;
-use futures::StreamExt as _;
 use std::sync::atomic::AtomicBool;
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -22,9 +21,6 @@ use crate::codec::{
 use crate::error::corrupt;
 use crate::query::QuerySpec;
 use crate::write_once::{KeyOutcome, holders};
-
-/// (Sensor, type) groups a batch folds at once.
-const FOLD_CONCURRENCY: usize = 4;
 
 /// The pair of strings a reading item is identified by.
 fn key_of(item: &Item) -> Option<(String, String)> {
@@ -249,11 +245,13 @@ impl ReadingStore for DynamoStore {
             .collect();
         // 3. The batch has succeeded: nothing can take its readings back, so count them (and
         //    those it pinned).
-        futures::stream::iter(groups)
-            .for_each_concurrent(FOLD_CONCURRENCY, |(run, sensor, kind)| {
-                self.fold_quietly(run, sensor, kind, Some(&batch))
-            })
-            .await;
+        let mut by_run: BTreeMap<RunId, Vec<(&str, &str)>> = BTreeMap::new();
+        for (run, sensor, kind) in groups {
+            by_run.entry(run).or_default().push((sensor, kind));
+        }
+        for (run, groups) in by_run {
+            self.fold_batch_quietly(run, &groups, &batch).await;
+        }
         Ok(readings
             .iter()
             .map(|r| written.contains(&reading_key_strings(r)))

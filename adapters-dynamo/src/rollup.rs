@@ -52,7 +52,29 @@ const MAX_ROUNDS: u32 = 32;
 /// Default of [`DynamoStore::with_fold_period`].
 pub(crate) const DEFAULT_FOLD_PERIOD: u32 = 64;
 
+/// (Sensor, type) groups folded at once.
+const FOLD_CONCURRENCY: usize = 4;
+/// Up to this many groups, a batch folds each on its own; beyond, it reads the whole run's
+/// rollups and pending readings at once.
+const FEW_GROUPS: usize = 4;
+
 const WHAT: &str = "rollup";
+
+/// What one fold step did.
+enum Folded {
+    Done,
+    /// It counted a chunk and more remain.
+    More,
+    /// Another fold wrote the rollup first: read it again.
+    Moved,
+}
+
+fn rollup_key(run: RunId, sensor: &str, kind: &str) -> Item {
+    HashMap::from([
+        (PK.to_string(), s(rollup_pk(run))),
+        (SK.to_string(), s(format!("{sensor}#{kind}"))),
+    ])
+}
 
 /// `pend` of a reading: its (sensor, type) prefix, then its timestamp.
 pub(crate) fn pend_key(sensor: &str, kind: &str, timestamp: &str) -> String {
@@ -247,72 +269,160 @@ impl DynamoStore {
         kind: &str,
         own_batch: Option<&str>,
     ) -> Result<(), StoreError> {
-        let key = HashMap::from([
-            (PK.to_string(), s(rollup_pk(run))),
-            (SK.to_string(), s(format!("{sensor}#{kind}"))),
-        ]);
-        // The version whose `folding` this call has already cleared.
-        let mut cleared = None;
+        let key = rollup_key(run, sensor, kind);
         for round in 0..MAX_ROUNDS {
+            // The rollup first, then the pending readings: see `fold_once`.
             let rollup = self.get_rollup(&key).await?;
-            let version = rollup.as_ref().map(|r| r.version);
-            let folding = rollup.as_ref().map(|r| &r.folding);
-            if let Some(folding) = folding
-                && !folding.is_empty()
-                && cleared != version
-            {
-                self.clear_marks(run, sensor, kind, folding.iter()).await?;
-            }
-            let mut take = Vec::new();
-            let mut more = false;
-            let spec = self.pending_spec(run, Some(&format!("{sensor}#{kind}#")));
-            self.query_each(&spec, None, |item| {
-                let pending = Pending::from_item(&item)?;
-                if foldable(&pending, own_batch)
-                    && !folding.is_some_and(|f| f.contains(&pending.at_text))
-                {
-                    if take.len() == FOLD_CHUNK {
-                        more = true;
-                    } else {
-                        take.push(pending);
-                    }
-                }
-                Ok(true)
-            })
-            .await?;
-            let Some((head, tail)) = take.split_first() else {
-                return Ok(());
-            };
-            let mut aggregate = Aggregate::new(head.value, head.at);
-            for p in tail {
-                aggregate.add(p.value, p.at);
-            }
-            if let Some(rollup) = &rollup {
-                aggregate.merge(&rollup.aggregate);
-            }
-            let counted: Vec<&str> = take.iter().map(|p| p.at_text.as_str()).collect();
-            if self
-                .put_rollup(&key, (sensor, kind), &aggregate, version, &counted)
+            let pending = self
+                .pending_readings(run, Some(&format!("{sensor}#{kind}#")))
+                .await?;
+            match self
+                .fold_once(run, (sensor, kind), rollup.as_ref(), pending, own_batch)
                 .await?
             {
-                self.clear_marks(run, sensor, kind, counted.iter()).await?;
-                if !more {
-                    return Ok(());
+                Folded::Done => return Ok(()),
+                Folded::More => {}
+                Folded::Moved => {
+                    tokio::time::sleep(backoff(
+                        round,
+                        Duration::from_millis(2),
+                        Duration::from_millis(200),
+                    ))
+                    .await;
                 }
-                cleared = Some(version.map_or(1, |v| v + 1));
-            } else {
-                // Another fold moved the rollup: read it again.
-                tokio::time::sleep(backoff(
-                    round,
-                    Duration::from_millis(2),
-                    Duration::from_millis(200),
-                ))
-                .await;
             }
         }
         Err(StoreError::Unavailable(format!(
             "the rollup of {sensor} {kind} in run {run} kept changing under concurrent folds"
         )))
+    }
+
+    /// Folds the (sensor, type) `groups` of `run` after `own_batch` succeeded, failures logged
+    /// (see [`Self::fold_quietly`]). Many groups are read at once: all rollups of the run, then
+    /// all its pending readings, two queries instead of two requests per group; a group whose
+    /// rollup moved meanwhile, or with more to count, goes on with [`Self::fold`].
+    pub(crate) async fn fold_batch_quietly(
+        &self,
+        run: RunId,
+        groups: &[(&str, &str)],
+        own_batch: &str,
+    ) {
+        if groups.len() <= FEW_GROUPS {
+            futures::stream::iter(groups)
+                .for_each_concurrent(FOLD_CONCURRENCY, |(sensor, kind)| {
+                    self.fold_quietly(run, sensor, kind, Some(own_batch))
+                })
+                .await;
+            return;
+        }
+        let read = async {
+            let rollups = self.rollups(run).await?;
+            let mut pending: HashMap<(String, String), Vec<Pending>> = HashMap::new();
+            for p in self.pending_readings(run, None).await? {
+                pending
+                    .entry((p.sensor.clone(), p.kind.clone()))
+                    .or_default()
+                    .push(p);
+            }
+            Ok::<_, StoreError>((rollups, pending))
+        };
+        let (rollups, mut pending) = match read.await {
+            Ok(read) => read,
+            Err(error) => {
+                tracing::warn!(%run, %error, "could not read the rollups of a batch's run");
+                return;
+            }
+        };
+        let work: Vec<_> = groups
+            .iter()
+            .map(|&(sensor, kind)| {
+                let key = (sensor.to_string(), kind.to_string());
+                let group_pending = pending.remove(&key).unwrap_or_default();
+                (sensor, kind, rollups.get(&key), group_pending)
+            })
+            .collect();
+        futures::stream::iter(work)
+            .for_each_concurrent(FOLD_CONCURRENCY, |(sensor, kind, rollup, group_pending)| async move {
+                let once = self
+                    .fold_once(run, (sensor, kind), rollup, group_pending, Some(own_batch))
+                    .await;
+                match once {
+                    Ok(Folded::Done) => {}
+                    Ok(Folded::More | Folded::Moved) => {
+                        self.fold_quietly(run, sensor, kind, Some(own_batch)).await;
+                    }
+                    Err(error) => {
+                        tracing::warn!(%run, sensor, kind, %error, "could not fold readings into their rollup");
+                    }
+                }
+            })
+            .await;
+    }
+
+    /// One fold step of a (sensor, type), from its `rollup` and its `pending` readings, which
+    /// must have been read after the rollup: a reading counted by an earlier version than the
+    /// one read has lost its mark before that version was written, so it is not pending any more.
+    /// Clears the marks the rollup's last fold left (those still pending), counts up to
+    /// [`FOLD_CHUNK`] foldable readings into a new version, then clears their marks.
+    async fn fold_once(
+        &self,
+        run: RunId,
+        (sensor, kind): (&str, &str),
+        rollup: Option<&Rollup>,
+        pending: Vec<Pending>,
+        own_batch: Option<&str>,
+    ) -> Result<Folded, StoreError> {
+        let (stale, fresh): (Vec<Pending>, Vec<Pending>) = pending
+            .into_iter()
+            .partition(|p| rollup.is_some_and(|r| r.folding.contains(&p.at_text)));
+        if !stale.is_empty() {
+            self.clear_marks(run, sensor, kind, stale.iter().map(|p| &p.at_text))
+                .await?;
+        }
+        let mut take = fresh.iter().filter(|p| foldable(p, own_batch));
+        let chunk: Vec<&Pending> = take.by_ref().take(FOLD_CHUNK).collect();
+        let more = take.next().is_some();
+        let Some((head, tail)) = chunk.split_first() else {
+            return Ok(Folded::Done);
+        };
+        let mut aggregate = Aggregate::new(head.value, head.at);
+        for p in tail {
+            aggregate.add(p.value, p.at);
+        }
+        if let Some(rollup) = rollup {
+            aggregate.merge(&rollup.aggregate);
+        }
+        let counted: Vec<&str> = chunk.iter().map(|p| p.at_text.as_str()).collect();
+        let key = rollup_key(run, sensor, kind);
+        if !self
+            .put_rollup(
+                &key,
+                (sensor, kind),
+                &aggregate,
+                rollup.map(|r| r.version),
+                &counted,
+            )
+            .await?
+        {
+            return Ok(Folded::Moved);
+        }
+        self.clear_marks(run, sensor, kind, counted.iter()).await?;
+        Ok(if more { Folded::More } else { Folded::Done })
+    }
+
+    /// The pending readings of `run` (of one `<sensor>#<type>#` prefix), strongly consistent.
+    async fn pending_readings(
+        &self,
+        run: RunId,
+        prefix: Option<&str>,
+    ) -> Result<Vec<Pending>, StoreError> {
+        let mut pending = Vec::new();
+        self.query_each(&self.pending_spec(run, prefix), None, |item| {
+            pending.push(Pending::from_item(&item)?);
+            Ok(true)
+        })
+        .await?;
+        Ok(pending)
     }
 
     /// The summary of `run`: its rollups plus the pending readings they have not counted, read
@@ -323,12 +433,7 @@ impl DynamoStore {
     ) -> Result<Vec<SensorSummary>, StoreError> {
         for round in 0..MAX_ROUNDS {
             let before = self.rollups(run).await?;
-            let mut pending = Vec::new();
-            self.query_each(&self.pending_spec(run, None), None, |item| {
-                pending.push(Pending::from_item(&item)?);
-                Ok(true)
-            })
-            .await?;
+            let pending = self.pending_readings(run, None).await?;
             let after = self.rollups(run).await?;
             let moved = before.len() != after.len()
                 || before
