@@ -1404,15 +1404,30 @@ pub async fn concurrent_identical_batches_store_each_reading_once(store: &TestSt
     assert_summary_counts_each_stored_reading_once(&s, run.id).await;
 }
 
-/// Summaries read while single readings, their replays, identical batches and a conflicting batch
-/// hit one sensor and type all succeed, and once the writers are done the summary counts every
-/// stored reading exactly once.
+/// Summaries read while single readings of one sensor and type, their replays, and identical
+/// batches and a conflicting one over many sensors and types all succeed, and once the writers
+/// are done the summary counts every stored reading exactly once.
 pub async fn summaries_during_concurrent_writes_count_each_reading_once(store: &TestStore) {
     let s = store.services(default_config());
-    let run = start(&s, "alice", &["s1"]).await;
+    let sensors = ["s0", "s1", "s2", "s3", "s4", "s5"];
+    let run = start(&s, "alice", &sensors).await;
     let alice = user("alice");
     let t0 = s.clock.now();
     let single = |i: i64| reading("s1", "temperature", i as f64, Some(&ts(t0, i)));
+    // Batches over six sensors and two types: a dozen (sensor, type) groups each.
+    let spread = |from: i64, value: fn(i64) -> f64| -> Vec<NewReading> {
+        (0..96)
+            .map(|i| {
+                let kind = if i % 2 == 0 {
+                    "temperature"
+                } else {
+                    "humidity"
+                };
+                let sensor = sensors[(i / 2 % 6) as usize];
+                reading(sensor, kind, value(i), Some(&ts(t0, from + i)))
+            })
+            .collect()
+    };
     let singles = (0..64).map(|i| {
         let (s, alice) = (s.clone(), alice.clone());
         // 48 new readings, then replays of the first 16.
@@ -1423,8 +1438,8 @@ pub async fn summaries_during_concurrent_writes_count_each_reading_once(store: &
                 .map(|_| ())
         }
     });
-    let shared = keyed_batch("s1", ts(t0, 100), 100, |i| 0.5 + i as f64);
-    let rival = keyed_batch("s1", ts(t0, 150), 100, |i| -(i as f64));
+    let shared = spread(100, |i| 0.5 + i as f64);
+    let rival = spread(148, |i| 0.25 + i as f64);
     let batches = [shared.clone(), shared, rival].map(|batch| {
         let (s, alice) = (s.clone(), alice.clone());
         async move {
@@ -1438,7 +1453,7 @@ pub async fn summaries_during_concurrent_writes_count_each_reading_once(store: &
         let s = s.clone();
         async move {
             let summary = s.readings.summary(run.id).await?;
-            assert!(summary.iter().map(|r| r.count).sum::<u64>() <= 48 + 200);
+            assert!(summary.iter().map(|r| r.count).sum::<u64>() <= 48 + 2 * 96);
             Ok(())
         }
     });
