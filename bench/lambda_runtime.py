@@ -8,7 +8,7 @@ custom runtime uses: `invocation/next`, `invocation/{id}/response`, `invocation/
 HTTP API (payload 2.0) events one at a time and checks every answer.
 
 Measures, with the environment's ROUNDS (5), INVOCATIONS (200 per round and function),
-LARGE_RUN (20000 readings), WARM_REQUEST (`ingest`; `health` sends `GET /health` instead, which
+LARGE_RUN (5000 readings), WARM_REQUEST (`ingest`; `health` sends `GET /health` instead, which
 sets the router's own cost apart from the store's):
   * warm CPU per ingest: utime + stime of the function's process (from /proc) over the
     invocations of a round, rounds interleaved between the functions, after a warm-up;
@@ -192,7 +192,7 @@ def main():
     hello_bootstrap, app_bootstrap = sys.argv[1:3]
     rounds = int(os.environ.get("ROUNDS", "5"))
     invocations = int(os.environ.get("INVOCATIONS", "200"))
-    large = int(os.environ.get("LARGE_RUN", "20000"))
+    large = int(os.environ.get("LARGE_RUN", "5000"))
     warm_request = os.environ.get("WARM_REQUEST", "ingest")
     if warm_request not in ("ingest", "health"):
         sys.exit(f"WARM_REQUEST={warm_request}: expected ingest or health")

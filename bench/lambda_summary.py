@@ -2,7 +2,7 @@
 
     python3 bench/lambda_summary.py APP_BOOTSTRAP
 
-For each size of SUMMARY_SIZES (default "10000 100000"), starts a run of SUMMARY_SENSORS
+For each size of SUMMARY_SIZES (default "1000 5000"), starts a run of SUMMARY_SENSORS
 sensors (default 10), ingests that many readings through the function in batches of 1000, then
 reads the run's summary SUMMARY_READS times (default 7) and checks that it counts every reading.
 The function reaches the emulator through a counting proxy (this script), which adds up the
@@ -86,7 +86,7 @@ def start_proxy(upstream, counter):
 
 def main():
     app_bootstrap = sys.argv[1]
-    sizes = [int(n) for n in os.environ.get("SUMMARY_SIZES", "10000 100000").split()]
+    sizes = [int(n) for n in os.environ.get("SUMMARY_SIZES", "1000 5000").split()]
     sensors = [f"sensor-{i}" for i in range(int(os.environ.get("SUMMARY_SENSORS", "10")))]
     reads = int(os.environ.get("SUMMARY_READS", "7"))
     counter = Counter()
