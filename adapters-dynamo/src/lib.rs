@@ -13,6 +13,7 @@ mod codec;
 mod consumed;
 mod error;
 mod http_client;
+mod item;
 mod query;
 mod readings;
 mod retention;

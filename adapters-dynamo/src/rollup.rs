@@ -23,8 +23,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use crate::item::Put;
 use aws_sdk_dynamodb::types::AttributeValue;
 use futures::StreamExt as _;
 use iot_core::StoreError;
@@ -33,8 +32,7 @@ use iot_core::model::{ReadingType, RunId, SensorId, SensorSummary, Timestamp};
 use crate::DynamoStore;
 use crate::batch::backoff;
 use crate::codec::{Item, PK, SK, get_s, n_f64, n_int, parse_ts, s};
-use crate::consumed::{self, Units};
-use crate::error::{corrupt, sdk_error};
+use crate::error::corrupt;
 use crate::query::QuerySpec;
 use crate::write_once::{BATCH, PUT_CONCURRENCY, holders};
 
@@ -512,18 +510,11 @@ impl DynamoStore {
     }
 
     async fn get_rollup(&self, key: &Item) -> Result<Option<Rollup>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.readings_table)
-            .set_key(Some(key.clone()))
-            .consistent_read(true)
-            .return_consumed_capacity(consumed::TOTAL)
-            .send()
-            .await
-            .map_err(|e| sdk_error("GetItem", &self.readings_table, e))?;
-        consumed::report(Units::Read, out.consumed_capacity());
-        out.item.as_ref().map(Rollup::from_item).transpose()
+        self.get_consistent(&self.readings_table, key.clone())
+            .await?
+            .as_ref()
+            .map(Rollup::from_item)
+            .transpose()
     }
 
     /// Writes the rollup `aggregate` at the version after `version` (`None`: a new rollup),
@@ -559,30 +550,22 @@ impl DynamoStore {
             ),
         ]);
         self.stamp_reading_expiry(&mut item);
-        let request = self
+        let put = self
             .client
             .put_item()
-            .table_name(&self.readings_table)
             .set_item(Some(item))
-            .expression_attribute_names("#pk", PK)
-            .return_consumed_capacity(consumed::TOTAL);
-        let request = match version {
-            None => request.condition_expression("attribute_not_exists(#pk)"),
-            Some(v) => request
+            .expression_attribute_names("#pk", PK);
+        let put = match version {
+            None => put.condition_expression("attribute_not_exists(#pk)"),
+            Some(v) => put
                 .condition_expression("attribute_exists(#pk) AND #v = :v")
                 .expression_attribute_names("#v", "version")
                 .expression_attribute_values(":v", n_int(i64::try_from(v).unwrap_or(i64::MAX))),
         };
-        match request.send().await {
-            Ok(out) => {
-                consumed::report(Units::Write, out.consumed_capacity());
-                Ok(true)
-            }
-            Err(err) => match err.as_service_error() {
-                Some(PutItemError::ConditionalCheckFailedException(_)) => Ok(false),
-                _ => Err(sdk_error("PutItem", &self.readings_table, err)),
-            },
-        }
+        Ok(matches!(
+            self.put_if(&self.readings_table, put).await?,
+            Put::Done
+        ))
     }
 
     /// Removes the marks (and any batch hold: a counted reading is for good) of the readings of
@@ -611,29 +594,20 @@ impl DynamoStore {
         results.into_iter().collect()
     }
 
+    /// Removes the marks of the reading at `key`; a reading gone is skipped.
     async fn clear_mark(&self, key: Item) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.readings_table)
-            .set_key(Some(key))
-            .update_expression("REMOVE #pend, #b")
-            .condition_expression("attribute_exists(#pk)")
-            .expression_attribute_names("#pend", PEND)
-            .expression_attribute_names("#b", BATCH)
-            .expression_attribute_names("#pk", PK)
-            .return_consumed_capacity(consumed::TOTAL)
-            .send()
-            .await;
-        match result {
-            Ok(out) => {
-                consumed::report(Units::Write, out.consumed_capacity());
-                Ok(())
-            }
-            Err(err) => match err.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(()),
-                _ => Err(sdk_error("UpdateItem", &self.readings_table, err)),
-            },
-        }
+        self.update_if(
+            &self.readings_table,
+            self.client
+                .update_item()
+                .set_key(Some(key))
+                .update_expression("REMOVE #pend, #b")
+                .condition_expression("attribute_exists(#pk)")
+                .expression_attribute_names("#pend", PEND)
+                .expression_attribute_names("#b", BATCH)
+                .expression_attribute_names("#pk", PK),
+        )
+        .await
+        .map(drop)
     }
 }

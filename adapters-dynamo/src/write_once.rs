@@ -22,8 +22,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use futures::StreamExt;
 use futures::stream::FuturesOrdered;
@@ -35,6 +34,7 @@ use crate::DynamoStore;
 use crate::codec::{Item, PK, reading_from_item, reading_item, reading_key, s};
 use crate::consumed::{self, Units};
 use crate::error::sdk_error;
+use crate::item::Put;
 
 /// Attribute holding the ids of the batches in flight that hold an item (a string set).
 pub(crate) const BATCH: &str = "batch";
@@ -59,12 +59,6 @@ pub(crate) enum KeyOutcome {
     Conflicting(SensorReading),
     /// Not attempted: the batch had already met a conflict or an error.
     Skipped,
-}
-
-/// What a conditional put found.
-enum Put {
-    Done,
-    Taken(Option<Item>),
 }
 
 /// The batches holding `item` (none: the reading is for good).
@@ -253,29 +247,18 @@ impl DynamoStore {
         if let Some(id) = batch {
             item.insert(BATCH.into(), AttributeValue::Ss(vec![id.to_string()]));
         }
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.readings_table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", PK)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .return_consumed_capacity(consumed::TOTAL)
-            .send()
-            .await;
-        match result {
-            Ok(out) => {
-                consumed::report(Units::Write, out.consumed_capacity());
-                Ok(Put::Done)
-            }
-            Err(err) => match err.as_service_error() {
-                Some(PutItemError::ConditionalCheckFailedException(failed)) => Ok(Put::Taken(
-                    failed.item().filter(|item| !item.is_empty()).cloned(),
-                )),
-                _ => Err(sdk_error("PutItem", &self.readings_table, err)),
-            },
-        }
+        self.put_if(
+            &self.readings_table,
+            self.client
+                .put_item()
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(#pk)")
+                .expression_attribute_names("#pk", PK)
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                ),
+        )
+        .await
     }
 
     /// Makes the item of `reading` permanent (no batch holds it any more). `false` when it is
@@ -311,25 +294,15 @@ impl DynamoStore {
     async fn update_reading(
         &self,
         reading: &SensorReading,
-        update: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
+        update: UpdateItemFluentBuilder,
     ) -> Result<bool, StoreError> {
-        let result = update
-            .table_name(&self.readings_table)
-            .set_key(Some(reading_key(reading)))
-            .expression_attribute_names("#b", BATCH)
-            .return_consumed_capacity(consumed::TOTAL)
-            .send()
-            .await;
-        match result {
-            Ok(out) => {
-                consumed::report(Units::Write, out.consumed_capacity());
-                Ok(true)
-            }
-            Err(err) => match err.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(false),
-                _ => Err(sdk_error("UpdateItem", &self.readings_table, err)),
-            },
-        }
+        self.update_if(
+            &self.readings_table,
+            update
+                .set_key(Some(reading_key(reading)))
+                .expression_attribute_names("#b", BATCH),
+        )
+        .await
     }
 
     /// Lets go of the item of `reading` for `batch`: deletes it if `batch` alone holds it, takes
@@ -405,17 +378,7 @@ impl DynamoStore {
         &self,
         reading: &SensorReading,
     ) -> Result<Option<Item>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.readings_table)
-            .set_key(Some(reading_key(reading)))
-            .consistent_read(true)
-            .return_consumed_capacity(consumed::TOTAL)
-            .send()
+        self.get_consistent(&self.readings_table, reading_key(reading))
             .await
-            .map_err(|e| sdk_error("GetItem", &self.readings_table, e))?;
-        consumed::report(Units::Read, out.consumed_capacity());
-        Ok(out.item)
     }
 }

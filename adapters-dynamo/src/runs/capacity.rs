@@ -10,8 +10,7 @@ use iot_core::model::{Run, RunId, RunStatus, Timestamp};
 use super::{CONFLICT_TRIES, Tx, contention_pause, lost_to_contention};
 use crate::DynamoStore;
 use crate::codec::{Capacity, capacity_key, n_int, run_key, s, slot_value};
-use crate::consumed::{self, Units};
-use crate::error::{build_error, reason_code, sdk_error};
+use crate::error::{build_error, reason_code};
 
 impl DynamoStore {
     /// The capacity update of a start: add the run's slot and bump `version`, on condition that
@@ -69,33 +68,20 @@ impl DynamoStore {
 
     /// Removes the slot of a run that is no longer stored `RUNNING` (if still there).
     pub(super) async fn drop_slot(&self, id: RunId) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.runs_table)
-            .set_key(Some(capacity_key()))
-            .update_expression("REMOVE #sl.#id ADD #ver :one")
-            .condition_expression("attribute_exists(#sl.#id)")
-            .expression_attribute_names("#sl", "slots")
-            .expression_attribute_names("#id", id.to_string())
-            .expression_attribute_names("#ver", "version")
-            .expression_attribute_values(":one", n_int(1))
-            .return_consumed_capacity(consumed::TOTAL)
-            .send()
-            .await;
-        match result {
-            Ok(out) => {
-                consumed::report(Units::Write, out.consumed_capacity());
-                Ok(())
-            }
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(sdk_error("UpdateItem", &self.runs_table, e)),
-        }
+        self.update_if(
+            &self.runs_table,
+            self.client
+                .update_item()
+                .set_key(Some(capacity_key()))
+                .update_expression("REMOVE #sl.#id ADD #ver :one")
+                .condition_expression("attribute_exists(#sl.#id)")
+                .expression_attribute_names("#sl", "slots")
+                .expression_attribute_names("#id", id.to_string())
+                .expression_attribute_names("#ver", "version")
+                .expression_attribute_values(":one", n_int(1)),
+        )
+        .await
+        .map(drop)
     }
 
     /// Persists `TIMEOUT` on one run whose slot is stale; `true` when this call changed it.

@@ -104,18 +104,7 @@ impl DynamoStore {
 
     /// The item at `key` of the runs table (strongly consistent).
     async fn get_item(&self, key: Item) -> Result<Option<Item>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.runs_table)
-            .set_key(Some(key))
-            .consistent_read(true)
-            .return_consumed_capacity(consumed::TOTAL)
-            .send()
-            .await
-            .map_err(|e| sdk_error("GetItem", &self.runs_table, e))?;
-        consumed::report(Units::Read, out.consumed_capacity());
-        Ok(out.item)
+        self.get_consistent(&self.runs_table, key).await
     }
 
     async fn read_capacity(&self) -> Result<Capacity, StoreError> {
