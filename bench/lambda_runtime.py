@@ -172,6 +172,37 @@ def call(function, event, expected):
     return json.loads(answer.get("body") or "null")
 
 
+BATCH = 1000
+
+
+def function_env(**overrides):
+    """The functions' environment: this script's DynamoDB endpoint, tables and credentials, with
+    timeouts generous enough for the emulator, which is slower than DynamoDB at reading a large
+    partition; then `overrides`."""
+    env = {key: os.environ[key] for key in (
+        "PATH", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+        "AWS_EC2_METADATA_DISABLED", "DYNAMODB_ENDPOINT", "RUNS_TABLE", "READINGS_TABLE",
+        "RUST_LOG") if key in os.environ}
+    env.update(AWS_LAMBDA_FUNCTION_VERSION="1", AWS_LAMBDA_FUNCTION_MEMORY_SIZE="1024",
+               CREATE_TABLES="true", MAX_CONCURRENT_RUNS="100", MAX_RUNS_PER_USER="100",
+               DYNAMODB_OPERATION_TIMEOUT_MS="120000", DYNAMODB_ATTEMPT_TIMEOUT_MS="60000",
+               REQUEST_TIMEOUT_SECS="300", **overrides)
+    return env
+
+
+def ingest_batches(app, run_id, count, sensors):
+    """Ingests `count` readings (rounded down to whole batches) of `sensors` into run `run_id`,
+    in batches of BATCH, one timestamped second per batch."""
+    for b in range(count // BATCH):
+        readings = [{"sensorId": sensors[i % len(sensors)], "type": "temperature",
+                     "reading": 20 + (i % 50) / 10,
+                     "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(
+                         1767225600 + b)) + f".{i:06d}Z"}
+                    for i in range(BATCH)]
+        call(app, http_event("POST", f"/api/runs/{run_id}/readings",
+                             {"readings": readings}), {201})
+
+
 SENSORS = [f"sensor-{i}" for i in range(100)]
 
 
@@ -197,15 +228,7 @@ def main():
     if warm_request not in ("ingest", "health"):
         sys.exit(f"WARM_REQUEST={warm_request}: expected ingest or health")
     health = http_event("GET", "/health") if warm_request == "health" else None
-    env = {key: os.environ[key] for key in (
-        "PATH", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-        "AWS_EC2_METADATA_DISABLED", "DYNAMODB_ENDPOINT", "RUNS_TABLE", "READINGS_TABLE",
-        "RUST_LOG") if key in os.environ}
-    # The emulator is slower than DynamoDB at reading a large partition: generous timeouts.
-    env.update(AWS_LAMBDA_FUNCTION_VERSION="1", AWS_LAMBDA_FUNCTION_MEMORY_SIZE="1024",
-               CREATE_TABLES="true", MAX_CONCURRENT_RUNS="100", MAX_RUNS_PER_USER="100",
-               DYNAMODB_OPERATION_TIMEOUT_MS="120000", DYNAMODB_ATTEMPT_TIMEOUT_MS="60000",
-               REQUEST_TIMEOUT_SECS="300")
+    env = function_env()
     functions = {"hello": Function("hello", hello_bootstrap, env),
                  "app": Function("app", app_bootstrap, env)}
     try:
@@ -235,15 +258,8 @@ def main():
                   for name, f in functions.items()}
 
         large_run = start_run(app)
-        batch = 1000
-        for b in range(large // batch):
-            readings = [{"sensorId": SENSORS[i % len(SENSORS)], "type": "temperature",
-                         "reading": 20 + (i % 50) / 10,
-                         "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(
-                             1767225600 + b)) + f".{i:06d}Z"}
-                        for i in range(batch)]
-            call(app, http_event("POST", f"/api/runs/{large_run}/readings",
-                                 {"readings": readings}), {201})
+        batch = BATCH
+        ingest_batches(app, large_run, large, SENSORS)
         log(f"large run: {large} readings ingested")
         rss_after_ingest = app.status_kb("VmRSS")
         summary = call(app, http_event("GET", f"/api/runs/{large_run}/summary"), {200})

@@ -27,7 +27,8 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lambda_runtime import Function, call, http_event, log  # noqa: E402
+from lambda_runtime import (  # noqa: E402
+    BATCH, Function, call, function_env, http_event, ingest_batches, log)
 
 
 class Counter:
@@ -91,15 +92,7 @@ def main():
     reads = int(os.environ.get("SUMMARY_READS", "7"))
     counter = Counter()
     proxy = start_proxy(os.environ["DYNAMODB_ENDPOINT"], counter)
-    env = {key: os.environ[key] for key in (
-        "PATH", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-        "AWS_EC2_METADATA_DISABLED", "RUNS_TABLE", "READINGS_TABLE", "RUST_LOG")
-        if key in os.environ}
-    env.update(AWS_LAMBDA_FUNCTION_VERSION="1", AWS_LAMBDA_FUNCTION_MEMORY_SIZE="1024",
-               CREATE_TABLES="true", MAX_CONCURRENT_RUNS="100", MAX_RUNS_PER_USER="100",
-               DYNAMODB_OPERATION_TIMEOUT_MS="120000", DYNAMODB_ATTEMPT_TIMEOUT_MS="60000",
-               REQUEST_TIMEOUT_SECS="300",
-               DYNAMODB_ENDPOINT=f"http://127.0.0.1:{proxy.server_address[1]}")
+    env = function_env(DYNAMODB_ENDPOINT=f"http://127.0.0.1:{proxy.server_address[1]}")
     app = Function("summary", app_bootstrap, env)
     result = {}
     try:
@@ -108,14 +101,7 @@ def main():
                                        {"sensorIds": sensors, "duration": 86400,
                                         "interval": 0.2}), {201})["id"]
             started = time.monotonic()
-            for b in range(size // 1000):
-                readings = [{"sensorId": sensors[i % len(sensors)], "type": "temperature",
-                             "reading": 20 + (i % 50) / 10,
-                             "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(
-                                 1767225600 + b)) + f".{i:06d}Z"}
-                            for i in range(1000)]
-                call(app, http_event("POST", f"/api/runs/{run}/readings",
-                                     {"readings": readings}), {201})
+            ingest_batches(app, run, size, sensors)
             log(f"summary run: {size} readings ingested in {time.monotonic() - started:.0f} s")
             counter.take()
             walls, scanned = [], []
@@ -125,8 +111,8 @@ def main():
                 walls.append((time.monotonic() - before) * 1000)
                 scanned.append(counter.take()[0])
                 count = sum(group["count"] for group in summary["sensors"])
-                if count != size // 1000 * 1000:
-                    sys.exit(f"summary: counts {count} readings, {size // 1000 * 1000} were sent")
+                if count != size // BATCH * BATCH:
+                    sys.exit(f"summary: counts {count} readings, {size // BATCH * BATCH} were sent")
             result[str(size)] = {"wall_ms": statistics.median(walls),
                                  "items_read": statistics.median(scanned)}
         json.dump(result, sys.stdout)
