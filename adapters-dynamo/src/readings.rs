@@ -230,10 +230,14 @@ impl ReadingStore for DynamoStore {
             keys.push(key);
             to_write.push((*reading, known));
         }
-        let groups: BTreeSet<(RunId, &str, &str)> = to_write
-            .iter()
-            .map(|(r, _)| (r.run_id, r.sensor_id.as_str(), r.kind.as_str()))
-            .collect();
+        // The (sensor, type) groups it writes or joins, by run.
+        let mut groups: BTreeMap<RunId, BTreeSet<(&str, &str)>> = BTreeMap::new();
+        for (r, _) in &to_write {
+            groups
+                .entry(r.run_id)
+                .or_default()
+                .insert((r.sensor_id.as_str(), r.kind.as_str()));
+        }
         // 2. Write the rest once each, all or nothing (see `write_once`).
         let batch = uuid::Uuid::new_v4().to_string();
         let outcomes = self.write_batch_once(&batch, to_write).await?;
@@ -244,12 +248,9 @@ impl ReadingStore for DynamoStore {
             .map(|(key, _)| key)
             .collect();
         // 3. The batch has succeeded: nothing can take its readings back, so count them (and
-        //    those it pinned).
-        let mut by_run: BTreeMap<RunId, Vec<(&str, &str)>> = BTreeMap::new();
-        for (run, sensor, kind) in groups {
-            by_run.entry(run).or_default().push((sensor, kind));
-        }
-        for (run, groups) in by_run {
+        //    those it joined).
+        for (run, groups) in groups {
+            let groups: Vec<(&str, &str)> = groups.into_iter().collect();
             self.fold_batch_quietly(run, &groups, &batch).await;
         }
         Ok(readings

@@ -136,14 +136,12 @@ impl Aggregate {
     }
 }
 
-/// Adds `(key, value, at)` to the aggregate of `key` in `groups`.
-fn add_to<K: Ord>(groups: &mut BTreeMap<K, Aggregate>, key: K, value: f64, at: Timestamp) {
-    match groups.get_mut(&key) {
-        Some(group) => group.add(value, at),
-        None => {
-            groups.insert(key, Aggregate::new(value, at));
-        }
-    }
+/// Merges `aggregate` into the group of `key` in `groups`.
+fn merge_into<K: Ord>(groups: &mut BTreeMap<K, Aggregate>, key: K, aggregate: &Aggregate) {
+    groups
+        .entry(key)
+        .and_modify(|group| group.merge(aggregate))
+        .or_insert(*aggregate);
 }
 
 /// A pending reading, as the [`PENDING`] index projects it.
@@ -455,15 +453,10 @@ impl DynamoStore {
                 {
                     continue;
                 }
-                add_to(&mut groups, key, p.value, p.at);
+                merge_into(&mut groups, key, &Aggregate::new(p.value, p.at));
             }
             for (key, rollup) in before {
-                match groups.get_mut(&key) {
-                    Some(group) => group.merge(&rollup.aggregate),
-                    None => {
-                        groups.insert(key, rollup.aggregate);
-                    }
-                }
+                merge_into(&mut groups, key, &rollup.aggregate);
             }
             return groups
                 .iter()
