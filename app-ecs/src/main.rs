@@ -4,9 +4,9 @@ use anyhow::Context as _;
 use app_ecs::Config;
 use clap::Parser as _;
 
-// mimalloc rather than the C library's allocator: with many small, short-lived allocations per
-// request on several worker threads it costs about a fifth less CPU per single reading, and musl's
-// allocator (the container image) is slower still. `bench/run` measures the server as built here.
+// mimalloc rather than the C library's allocator: a request makes many small, short-lived
+// allocations on several worker threads, which mimalloc serves with less CPU (`BEFORE=<rev>
+// bench/run` compares), and musl's allocator (the container image) is slower still.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
