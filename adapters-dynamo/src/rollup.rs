@@ -7,9 +7,10 @@
 //!   ROLLUP#<runId>`, `sk = <sensorId>#<type>`: count, sum, min, max, first, last, `version`).
 //!   The rollup is replaced by a `PutItem` conditioned on the version it was computed from, and
 //!   names the readings it has just counted in `folding` (their timestamps). Only then are their
-//!   marks removed (`REMOVE pend, batch`), by the folder or by whoever folds next: a fold clears
-//!   the marks of the rollup's `folding` before it counts anything new, so at every version each
-//!   counted reading not named in `folding` has lost its mark.
+//!   marks removed (each rewritten without `pend` and `batch`, 25 to a `BatchWriteItem`), by the
+//!   folder or by whoever folds next: a fold clears the marks of the rollup's `folding` before it
+//!   counts anything new, so at every version each counted reading not named in `folding` has
+//!   lost its mark.
 //! - A summary reads the rollups, then the pending readings of the run, then the rollups again;
 //!   if no version moved it adds the pending readings that the rollups' `folding` does not name.
 //!   That is exact whatever the folds, crashes and retries around it: a reading is counted by a
@@ -34,14 +35,14 @@ use crate::batch::backoff;
 use crate::codec::{Item, PK, SK, get_s, n_f64, n_int, parse_ts, s};
 use crate::error::corrupt;
 use crate::query::QuerySpec;
-use crate::write_once::{BATCH, PUT_CONCURRENCY, holders};
+use crate::write_once::{BATCH, holders};
 
 /// Attribute marking a reading not yet counted by its rollup; sort key of [`PENDING`].
 pub(crate) const PEND: &str = "pend";
-/// Sparse local index of the readings table: a run's pending readings, by sensor and type.
+/// Sparse local index of the readings table: a run's pending readings, by sensor and type. It
+/// projects whole items, so that a fold can rewrite the readings it counted without reading them
+/// again.
 pub(crate) const PENDING: &str = "pending";
-/// Attributes of a reading that [`PENDING`] projects besides the keys.
-pub(crate) const PENDING_PROJECTION: [&str; 5] = ["sensorId", "type", "value", "timestamp", BATCH];
 
 /// Readings one fold counts at most (they are named in the rollup item, ~30 bytes each).
 const FOLD_CHUNK: usize = 256;
@@ -144,9 +145,11 @@ fn merge_into<K: Ord>(groups: &mut BTreeMap<K, Aggregate>, key: K, aggregate: &A
         .or_insert(*aggregate);
 }
 
-/// A pending reading, as the [`PENDING`] index projects it.
+/// A pending reading, as the [`PENDING`] index returns it.
 #[derive(Debug)]
 struct Pending {
+    /// The whole item, as read.
+    item: Item,
     sensor: String,
     kind: String,
     /// The `timestamp` attribute's text (with sensor and type, the reading's key).
@@ -158,15 +161,16 @@ struct Pending {
 }
 
 impl Pending {
-    fn from_item(item: &Item) -> Result<Self, StoreError> {
-        let at_text = get_s(item, "timestamp", WHAT)?.to_string();
+    fn from_item(item: Item) -> Result<Self, StoreError> {
+        let at_text = get_s(&item, "timestamp", WHAT)?.to_string();
         Ok(Self {
-            sensor: get_s(item, "sensorId", WHAT)?.to_string(),
-            kind: get_s(item, "type", WHAT)?.to_string(),
+            sensor: get_s(&item, "sensorId", WHAT)?.to_string(),
+            kind: get_s(&item, "type", WHAT)?.to_string(),
             at: parse_ts(&at_text, "timestamp", WHAT)?,
             at_text,
-            value: number(item, "value")?,
-            holders: holders(item).to_vec(),
+            value: number(&item, "value")?,
+            holders: holders(&item).to_vec(),
+            item,
         })
     }
 }
@@ -372,8 +376,7 @@ impl DynamoStore {
             .into_iter()
             .partition(|p| rollup.is_some_and(|r| r.folding.contains(&p.at_text)));
         if !stale.is_empty() {
-            self.clear_marks(run, sensor, kind, stale.iter().map(|p| &p.at_text))
-                .await?;
+            self.clear_marks(&stale).await?;
         }
         let mut take = fresh.iter().filter(|p| foldable(p, own_batch));
         let chunk: Vec<&Pending> = take.by_ref().take(FOLD_CHUNK).collect();
@@ -402,7 +405,7 @@ impl DynamoStore {
         {
             return Ok(Folded::Moved);
         }
-        self.clear_marks(run, sensor, kind, counted.iter()).await?;
+        self.clear_marks(&chunk).await?;
         Ok(if more { Folded::More } else { Folded::Done })
     }
 
@@ -414,7 +417,7 @@ impl DynamoStore {
     ) -> Result<Vec<Pending>, StoreError> {
         let mut pending = Vec::new();
         self.query_each(&self.pending_spec(run, prefix), None, |item| {
-            pending.push(Pending::from_item(&item)?);
+            pending.push(Pending::from_item(item)?);
             Ok(true)
         })
         .await?;
@@ -561,46 +564,27 @@ impl DynamoStore {
         ))
     }
 
-    /// Removes the marks (and any batch hold: a counted reading is for good) of the readings of
-    /// (`run`, `sensor`, `kind`) at the timestamps `at`. Idempotent; a reading gone is skipped.
-    async fn clear_marks<T: AsRef<str>>(
+    /// Removes the marks of counted readings, and any batch hold (a counted reading is for
+    /// good): each is written back as read, without `pend` and `batch`.
+    ///
+    /// An unconditional rewrite is safe because nothing else changes a counted reading's content
+    /// until then: only batches that succeeded held it when it was counted, so none will delete
+    /// it; a batch may still join it or a single reading pin it, which only change its holders,
+    /// and those are removed here all the same. (A reading the time to live deleted in between
+    /// comes back with its past `expiresAt`, and goes again.)
+    async fn clear_marks<P: std::borrow::Borrow<Pending>>(
         &self,
-        run: RunId,
-        sensor: &str,
-        kind: &str,
-        at: impl IntoIterator<Item = T>,
+        counted: &[P],
     ) -> Result<(), StoreError> {
-        let keys: Vec<Item> = at
-            .into_iter()
-            .map(|t| {
-                HashMap::from([
-                    (PK.to_string(), s(run.to_string())),
-                    (SK.to_string(), s(format!("{}#{sensor}#{kind}", t.as_ref()))),
-                ])
+        let items = counted
+            .iter()
+            .map(|p| {
+                let mut item = p.borrow().item.clone();
+                item.remove(PEND);
+                item.remove(BATCH);
+                item
             })
             .collect();
-        let results: Vec<Result<(), StoreError>> = futures::stream::iter(keys)
-            .map(|key| self.clear_mark(key))
-            .buffer_unordered(PUT_CONCURRENCY)
-            .collect()
-            .await;
-        results.into_iter().collect()
-    }
-
-    /// Removes the marks of the reading at `key`; a reading gone is skipped.
-    async fn clear_mark(&self, key: Item) -> Result<(), StoreError> {
-        self.update_if(
-            &self.readings_table,
-            self.client
-                .update_item()
-                .set_key(Some(key))
-                .update_expression("REMOVE #pend, #b")
-                .condition_expression("attribute_exists(#pk)")
-                .expression_attribute_names("#pend", PEND)
-                .expression_attribute_names("#b", BATCH)
-                .expression_attribute_names("#pk", PK),
-        )
-        .await
-        .map(drop)
+        self.batch_put(&self.readings_table, items).await
     }
 }

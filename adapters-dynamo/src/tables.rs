@@ -15,7 +15,7 @@ use crate::DynamoStore;
 
 use crate::codec::{BY_SENSOR, BY_SENSOR_PROJECTION, BY_START, BY_USER, PK, SK, SSK};
 use crate::error::{build_error, sdk_error};
-use crate::rollup::{PEND, PENDING, PENDING_PROJECTION};
+use crate::rollup::{PEND, PENDING};
 
 /// How long [`DynamoStore::create_tables`] waits for tables to become `ACTIVE`.
 const TABLE_WAIT: Duration = Duration::from_secs(60);
@@ -56,21 +56,22 @@ impl DynamoStore {
                 .build()
                 .map_err(build_error)
         };
-        // Local indexes project only the attributes their queries read, so that writing an
-        // attribute they do not hold (a reading's marks) does not rewrite their entries.
-        let local_index = |name: &str, range: &str, attributes: &[&str]| {
+        // `by-sensor` projects only what a listing reads, so that clearing a reading's marks does
+        // not rewrite its entry; `pending` (sparse, short-lived entries) projects whole items.
+        let local_index = |name: &str, range: &str, attributes: Option<&[&str]>| {
+            let projection = match attributes {
+                Some(attributes) => Projection::builder()
+                    .projection_type(ProjectionType::Include)
+                    .set_non_key_attributes(Some(
+                        attributes.iter().map(|a| (*a).to_string()).collect(),
+                    )),
+                None => Projection::builder().projection_type(ProjectionType::All),
+            };
             LocalSecondaryIndex::builder()
                 .index_name(name)
                 .key_schema(key(PK, KeyType::Hash)?)
                 .key_schema(key(range, KeyType::Range)?)
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::Include)
-                        .set_non_key_attributes(Some(
-                            attributes.iter().map(|a| (*a).to_string()).collect(),
-                        ))
-                        .build(),
-                )
+                .projection(projection.build())
                 .build()
                 .map_err(build_error)
         };
@@ -96,8 +97,8 @@ impl DynamoStore {
             .billing_mode(BillingMode::PayPerRequest)
             .key_schema(key(PK, KeyType::Hash)?)
             .key_schema(key(SK, KeyType::Range)?)
-            .local_secondary_indexes(local_index(BY_SENSOR, SSK, &BY_SENSOR_PROJECTION)?)
-            .local_secondary_indexes(local_index(PENDING, PEND, &PENDING_PROJECTION)?)
+            .local_secondary_indexes(local_index(BY_SENSOR, SSK, Some(&BY_SENSOR_PROJECTION))?)
+            .local_secondary_indexes(local_index(PENDING, PEND, None)?)
             .attribute_definitions(string_attr(PK)?)
             .attribute_definitions(string_attr(SK)?)
             .attribute_definitions(string_attr(SSK)?)

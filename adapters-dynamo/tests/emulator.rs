@@ -85,12 +85,13 @@ const ROOMY: CapacityLimits = CapacityLimits {
     per_user: 1000,
 };
 
-/// What the client sent: the largest `BatchGetItem`, and how many batch writes, conditional puts
-/// and updates.
+/// What the client sent: the largest `BatchGetItem` and `BatchWriteItem`, and how many items
+/// batch writes put, conditional puts and updates.
 #[derive(Debug, Default)]
 struct Sizes {
     largest_get: AtomicUsize,
-    batch_writes: AtomicUsize,
+    largest_write: AtomicUsize,
+    batch_written: AtomicUsize,
     puts: AtomicUsize,
     updates: AtomicUsize,
     /// Items the `Query` calls read (`ScannedCount`).
@@ -100,7 +101,7 @@ struct Sizes {
 impl Sizes {
     fn writes(&self) -> (usize, usize, usize) {
         (
-            self.batch_writes.load(Ordering::SeqCst),
+            self.batch_written.load(Ordering::SeqCst),
             self.puts.load(Ordering::SeqCst),
             self.updates.load(Ordering::SeqCst),
         )
@@ -121,8 +122,12 @@ impl Intercept for Recorder {
         _cfg: &mut ConfigBag,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         let input = context.input();
-        if input.downcast_ref::<BatchWriteItemInput>().is_some() {
-            self.0.batch_writes.fetch_add(1, Ordering::SeqCst);
+        if let Some(input) = input.downcast_ref::<BatchWriteItemInput>() {
+            let n = input
+                .request_items()
+                .map_or(0, |m| m.values().map(Vec::len).sum());
+            self.0.batch_written.fetch_add(n, Ordering::SeqCst);
+            self.0.largest_write.fetch_max(n, Ordering::SeqCst);
         }
         if input
             .downcast_ref::<PutItemInput>()
@@ -215,18 +220,19 @@ async fn batches_respect_dynamodb_limits_and_write_each_reading_once() {
         let fresh = store.insert_readings(&batch).await.unwrap();
         assert!(fresh.iter().all(|new| *new));
         assert!(sizes.largest_get.load(Ordering::SeqCst) <= 100);
+        assert!(sizes.largest_write.load(Ordering::SeqCst) <= 25);
         // 7 sensors x 3 types: 21 rollups, each written once (fewer than 256 readings each).
         assert_eq!(
             sizes.writes(),
-            (0, 1000 + 21, 1000),
-            "one conditional put per reading and per rollup, one update counting each reading, \
-             no unconditional batch write"
+            (1000, 1000 + 21, 0),
+            "one conditional put per reading and per rollup, then each counted reading rewritten \
+             once without its marks by a batch write, no update"
         );
 
         // Counted readings are no longer held by their batch: replays write nothing.
         let again = store.insert_readings(&batch).await.unwrap();
         assert!(again.iter().all(|new| !*new));
-        assert_eq!(sizes.writes(), (0, 1021, 1000), "duplicates not rewritten");
+        assert_eq!(sizes.writes(), (1000, 1021, 0), "duplicates not rewritten");
 
         let mut listed = Vec::new();
         let mut after = None;

@@ -54,15 +54,6 @@ resource "aws_dynamodb_table" "runs" {
     projection_type = "ALL"
   }
 
-  # Readings not yet counted by their summary rollup (sparse: a reading leaves it once counted),
-  # which a summary adds to the rollups.
-  local_secondary_index {
-    name               = "pending"
-    range_key          = "pend"
-    projection_type    = "INCLUDE"
-    non_key_attributes = ["sensorId", "type", "value", "timestamp", "batch"]
-  }
-
   point_in_time_recovery {
     enabled                 = true
     recovery_period_in_days = var.point_in_time_recovery_days
@@ -121,12 +112,12 @@ resource "aws_dynamodb_table" "readings" {
   }
 
   # Readings not yet counted by their summary rollup (sparse: a reading leaves it once counted),
-  # which a summary adds to the rollups.
+  # which a summary adds to the rollups. Whole items, so that a fold can rewrite the readings it
+  # counted without reading them again.
   local_secondary_index {
-    name               = "pending"
-    range_key          = "pend"
-    projection_type    = "INCLUDE"
-    non_key_attributes = ["sensorId", "type", "value", "timestamp", "batch"]
+    name            = "pending"
+    range_key       = "pend"
+    projection_type = "ALL"
   }
 
   point_in_time_recovery {
