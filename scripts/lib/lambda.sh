@@ -69,7 +69,7 @@ ensure_cargo_lambda() {
 # function URL, then spawns BOOTSTRAP in a clean environment (Lambda's variables, dummy AWS
 # credentials, `RUST_LOG=warn`, then the VAR=VALUE given) and times from the spawn to the
 # answered request: process start, init, the runtime's first poll, the handler, the response.
-# Sets LAMBDA_COLD_START to "MS RSS_KB CPU_US": the milliseconds, the function's VmRSS right
+# Sets LAMBDA_COLD_START to "MS RSS_KB CPU_US": the milliseconds (to 0.1 ms), the function's VmRSS right
 # after it answered, and the CPU time its threads had used by then (from /proc/PID/task/*/schedstat:
 # unlike the milliseconds, it does not grow when other processes compete for the cores). Fails (non-zero, the answer and the function's stderr on stderr) unless the
 # answer is 200. WORK is a scratch directory; needs ensure_cargo_lambda. Call it in the current
@@ -108,7 +108,7 @@ lambda_cold_start() {
     tail -n 5 "$work/function.err" >&2
     return 1
   fi
-  LAMBDA_COLD_START="$(((t1 - t0) / 1000)) ${rss:-0} ${cpu:-0}"
+  LAMBDA_COLD_START="$(awk -v us="$((t1 - t0))" 'BEGIN {printf "%.1f", us / 1000}') ${rss:-0} ${cpu:-0}"
 }
 
 lambda_cold_start_stop() {
