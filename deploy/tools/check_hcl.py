@@ -19,7 +19,10 @@ stands in for the parts of `terraform validate` that need no provider:
    terraform.tfvars.example; its backend is "s3" with encrypt = true and a lock (use_lockfile or
    dynamodb_table); the .tfvars.example assigns no secret-looking name a value;
 6. every module (modules/*) has main.tf, variables.tf, outputs.tf and versions.tf, and every
-   folder pins required_version.
+   folder pins required_version;
+7. every `aws_dynamodb_table` declares an `attribute` for each key of the table and of its
+   indexes, and no other (DynamoDB refuses both at creation, which `terraform plan` does not
+   catch).
 
 Prints one line per problem and a summary; exits 1 when there is any problem.
 """
@@ -236,6 +239,22 @@ def check_folder(folder: Folder, folders: dict[Path, Folder], problems: list[str
     return len(calls)
 
 
+def check_dynamodb_tables(folder: Folder, problems: list[str]) -> None:
+    """Check 7: the attributes of each DynamoDB table are exactly its key attributes."""
+    for f, kind, body in folder.each("resource"):
+        if kind != "aws_dynamodb_table":
+            continue
+        for name, table in body.items():
+            keys = {unq(table.get(k)) for k in ("hash_key", "range_key") if table.get(k)}
+            for index in table.get("global_secondary_index", []) + table.get("local_secondary_index", []):
+                keys.update(unq(index.get(k)) for k in ("hash_key", "range_key") if index.get(k))
+            declared = {unq(a.get("name")) for a in table.get("attribute", [])}
+            for key in sorted(keys - declared):
+                problems.append(f"{f}: table {unq(name)!r} uses key {key!r} without an attribute block")
+            for attribute in sorted(declared - keys):
+                problems.append(f"{f}: table {unq(name)!r} declares attribute {attribute!r}, which no key uses")
+
+
 def check_env(folder: Folder, problems: list[str]) -> None:
     for name in ENV_FILES:
         if not (folder.path / name).is_file():
@@ -281,6 +300,8 @@ def main(argv: list[str]) -> int:
     files = sum(len(f.texts) for f in folders.values())
 
     calls = sum(check_folder(folder, folders, problems) for folder in folders.values())
+    for folder in folders.values():
+        check_dynamodb_tables(folder, problems)
 
     envs = sorted(p for p in (root / "envs").glob("*") if p.is_dir())
     modules = sorted(p for p in (root / "modules").glob("*") if p.is_dir())
