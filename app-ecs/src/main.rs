@@ -6,7 +6,9 @@ use clap::Parser as _;
 
 // mimalloc rather than the C library's allocator: a request makes many small, short-lived
 // allocations on several worker threads, which mimalloc serves with less CPU (`BEFORE=<rev>
-// bench/run` compares), and musl's allocator (the container image) is slower still.
+// bench/run` compares), and musl's allocator (the container image) is slower still. Built without
+// transparent huge pages (`no_thp`): backing its arenas with huge pages made the server's resident
+// memory grow by megabytes for nothing.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
