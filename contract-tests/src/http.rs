@@ -611,8 +611,8 @@ pub async fn unknown_and_malformed_run_ids(t: &dyn HttpTarget) {
     assert_error(&r, 404, "run_not_found");
 }
 
-/// Finish: empty body is SUCCESS; FAILED keeps `errorMessage` (over `message`); only the owner;
-/// a finished run is `409`; a bad status is `400`.
+/// Finish: empty body is SUCCESS (whitespace is malformed JSON); FAILED keeps `errorMessage`
+/// (over `message`); only the owner; a finished run is `409`; a bad status is `400`.
 pub async fn finish_follows_ownership_and_status_rules(t: &dyn HttpTarget) {
     let a = id_of(&start(t, "alice", &["s1"]).await);
     let r = t
@@ -635,6 +635,16 @@ pub async fn finish_follows_ownership_and_status_rules(t: &dyn HttpTarget) {
         404,
         "run_not_found",
     );
+    // Whitespace is not an empty body: under a JSON content type it is malformed JSON.
+    let r = t
+        .send(
+            TestRequest::new("POST", &format!("/api/runs/{b}/finish"))
+                .user("alice")
+                .header("content-type", "application/json")
+                .raw_body(b"\t".to_vec()),
+        )
+        .await;
+    assert_error(&r, 400, "invalid_json");
     assert_field(
         &finish(t, "alice", &b, &json!({"status": "DONE"})).await,
         400,

@@ -165,7 +165,9 @@ pub async fn finish_run(
     let (parts, body) = request.into_parts();
     let bytes = extract::body(&parts, body, SMALL_BODY).await?;
     let user = extract::user(&app, &parts)?;
-    let body: FinishRunBody = if bytes.iter().all(u8::is_ascii_whitespace) {
+    // No body at all is the default finish; anything else must be a JSON object (whitespace
+    // alone is malformed JSON).
+    let body: FinishRunBody = if bytes.is_empty() {
         FinishRunBody::default()
     } else {
         extract::json(&parts, &bytes)?
