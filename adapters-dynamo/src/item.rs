@@ -1,6 +1,8 @@
-//! One item at a time: strongly consistent reads and conditional updates, their capacity reported
+//! One item at a time: strongly consistent reads and conditional writes, their capacity reported
 //! into the request's meter and their errors mapped.
 
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
+use aws_sdk_dynamodb::operation::delete_item::builders::DeleteItemFluentBuilder;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
@@ -85,6 +87,30 @@ impl DynamoStore {
             Err(err) => match err.as_service_error() {
                 Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(false),
                 _ => Err(sdk_error("UpdateItem", table, err)),
+            },
+        }
+    }
+
+    /// Sends `delete` (key and condition set by the caller) to `table`; `false` when its
+    /// condition failed.
+    pub(crate) async fn delete_if(
+        &self,
+        table: &str,
+        delete: DeleteItemFluentBuilder,
+    ) -> Result<bool, StoreError> {
+        let result = delete
+            .table_name(table)
+            .return_consumed_capacity(consumed::TOTAL)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                consumed::report(Units::Write, out.consumed_capacity());
+                Ok(true)
+            }
+            Err(err) => match err.as_service_error() {
+                Some(DeleteItemError::ConditionalCheckFailedException(_)) => Ok(false),
+                _ => Err(sdk_error("DeleteItem", table, err)),
             },
         }
     }

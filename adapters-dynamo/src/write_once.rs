@@ -21,7 +21,6 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use futures::StreamExt;
@@ -32,8 +31,6 @@ use iot_core::model::SensorReading;
 
 use crate::DynamoStore;
 use crate::codec::{Item, PK, reading_from_item, reading_item, reading_key, s};
-use crate::consumed::{self, Units};
-use crate::error::sdk_error;
 use crate::item::Put;
 
 /// Attribute holding the ids of the batches in flight that hold an item (a string set).
@@ -349,28 +346,19 @@ impl DynamoStore {
 
     /// Deletes the item of `reading` while `batch` is its only holder.
     async fn delete_held(&self, reading: &SensorReading, batch: &str) -> Result<LetGo, StoreError> {
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.readings_table)
-            .set_key(Some(reading_key(reading)))
-            .condition_expression("contains(#b, :id) AND size(#b) = :one")
-            .expression_attribute_names("#b", BATCH)
-            .expression_attribute_values(":id", s(batch))
-            .expression_attribute_values(":one", AttributeValue::N("1".into()))
-            .return_consumed_capacity(consumed::TOTAL)
-            .send()
-            .await;
-        match result {
-            Ok(out) => {
-                consumed::report(Units::Write, out.consumed_capacity());
-                Ok(LetGo::Done)
-            }
-            Err(err) => match err.as_service_error() {
-                Some(DeleteItemError::ConditionalCheckFailedException(_)) => Ok(LetGo::Moved),
-                _ => Err(sdk_error("DeleteItem", &self.readings_table, err)),
-            },
-        }
+        let deleted = self
+            .delete_if(
+                &self.readings_table,
+                self.client
+                    .delete_item()
+                    .set_key(Some(reading_key(reading)))
+                    .condition_expression("contains(#b, :id) AND size(#b) = :one")
+                    .expression_attribute_names("#b", BATCH)
+                    .expression_attribute_values(":id", s(batch))
+                    .expression_attribute_values(":one", AttributeValue::N("1".into())),
+            )
+            .await?;
+        Ok(if deleted { LetGo::Done } else { LetGo::Moved })
     }
 
     /// The stored item under the key of `reading` (strongly consistent).
