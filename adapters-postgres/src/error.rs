@@ -42,6 +42,11 @@ pub(crate) fn store_error(err: sqlx::Error) -> StoreError {
     }
 }
 
+/// Whether `err` is a unique violation (a key already taken).
+pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.code().as_deref() == Some(UNIQUE_VIOLATION))
+}
+
 /// Maps a migration failure: a database error as above, anything else (a changed or missing
 /// migration) → `Internal`.
 pub(crate) fn migrate_error(err: MigrateError) -> StoreError {

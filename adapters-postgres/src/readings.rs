@@ -9,11 +9,13 @@ use iot_core::model::{
     Page, ReadingCursor, RunId, SensorId, SensorReading, SensorSummary, Timestamp,
 };
 use iot_core::ports::{Inserted, ReadingQuery, ReadingStore, RunInsert};
+use sqlx::postgres::PgArguments;
+use sqlx::query::Query;
 use sqlx::{Connection as _, Postgres, QueryBuilder};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::error::{bad_row, store_error};
+use crate::error::{bad_row, is_unique_violation, store_error};
 use crate::ingest::{Offer, Outcome};
 use crate::rows::{self, READING_COLUMNS, get};
 use crate::store::PgStore;
@@ -56,6 +58,56 @@ impl<'a> KeyArrays<'a> {
         self.sensors.push(reading.sensor_id.as_str());
         self.kinds.push(reading.kind.as_str());
     }
+}
+
+/// A batch's columns as parallel arrays, for [`insert_batch!`].
+struct BatchArrays<'a> {
+    keys: KeyArrays<'a>,
+    values: Vec<f64>,
+    users: Vec<&'a str>,
+}
+
+impl<'a> BatchArrays<'a> {
+    fn new(readings: &'a [SensorReading]) -> Self {
+        let mut batch = Self {
+            keys: KeyArrays::default(),
+            values: Vec::with_capacity(readings.len()),
+            users: Vec::with_capacity(readings.len()),
+        };
+        for reading in readings {
+            batch.keys.push(reading);
+            batch.values.push(reading.value);
+            batch.users.push(reading.user.as_str());
+        }
+        batch
+    }
+
+    /// `sql` (an [`insert_batch!`] statement) with the arrays bound.
+    fn bind<'q>(&'q self, sql: &'q str) -> Query<'q, Postgres, PgArguments> {
+        sqlx::query(sql)
+            .bind(&self.keys.run_ids)
+            .bind(&self.keys.stamps)
+            .bind(&self.keys.sensors)
+            .bind(&self.keys.kinds)
+            .bind(&self.values)
+            .bind(&self.users)
+    }
+}
+
+/// The statement that inserts a batch, given as parallel arrays, followed by `$tail`. Rows go in
+/// key order, so two batches that share keys lock them in the same order and cannot deadlock.
+macro_rules! insert_batch {
+    ($tail:literal) => {
+        concat!(
+            "INSERT INTO readings (run_id, sensor_id, type, value, ts, username) \
+             SELECT run_id, sensor_id, type, value, ts, username \
+             FROM UNNEST($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], \
+                         $5::float8[], $6::text[]) \
+                  AS batch(run_id, ts, sensor_id, type, value, username) \
+             ORDER BY run_id, ts, sensor_id COLLATE \"C\", type COLLATE \"C\"",
+            $tail
+        )
+    };
 }
 
 /// The keyset condition "after `cursor`" in (ts, sensor_id, type) order. With a sensor filter,
@@ -119,37 +171,28 @@ impl ReadingStore for PgStore {
         if readings.is_empty() {
             return Ok(Vec::new());
         }
-        let mut keys = KeyArrays::default();
-        let mut values = Vec::with_capacity(readings.len());
-        let mut users = Vec::with_capacity(readings.len());
-        for reading in readings {
-            keys.push(reading);
-            values.push(reading.value);
-            users.push(reading.user.as_str());
-        }
+        let batch = BatchArrays::new(readings);
         let mut conn = self.conn().await?;
+        // The usual batch holds only new keys: one INSERT without `ON CONFLICT`, committed on its
+        // own, costs about a fifth less than the speculative insertion `ON CONFLICT` needs and
+        // returns nothing. A taken key anywhere fails it whole (unique violation, nothing kept),
+        // and the batch takes the path below, which tells new keys from replays and conflicts.
+        let fresh = batch.bind(insert_batch!("")).execute(&mut *conn).await;
+        match fresh {
+            Ok(_) => return Ok(vec![true; readings.len()]),
+            Err(e) if is_unique_violation(&e) => {}
+            Err(e) => return Err(store_error(e)),
+        }
+
         let mut tx = conn.begin().await.map_err(store_error)?;
-        // One statement for the whole batch. Rows go in key order, so two batches that share keys
-        // lock them in the same order and cannot deadlock.
-        let inserted = sqlx::query(
-            "INSERT INTO readings (run_id, sensor_id, type, value, ts, username) \
-             SELECT run_id, sensor_id, type, value, ts, username \
-             FROM UNNEST($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], \
-                         $5::float8[], $6::text[]) \
-                  AS batch(run_id, ts, sensor_id, type, value, username) \
-             ORDER BY run_id, ts, sensor_id COLLATE \"C\", type COLLATE \"C\" \
-             ON CONFLICT (run_id, ts, sensor_id, type) DO NOTHING \
-             RETURNING run_id, ts, sensor_id, type",
-        )
-        .bind(&keys.run_ids)
-        .bind(&keys.stamps)
-        .bind(&keys.sensors)
-        .bind(&keys.kinds)
-        .bind(&values)
-        .bind(&users)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(store_error)?;
+        let inserted = batch
+            .bind(insert_batch!(
+                " ON CONFLICT (run_id, ts, sensor_id, type) DO NOTHING \
+                  RETURNING run_id, ts, sensor_id, type"
+            ))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(store_error)?;
 
         // Input position of each key (the first one, should a key repeat).
         let mut position: HashMap<Key, usize> = HashMap::with_capacity(readings.len());
