@@ -41,16 +41,25 @@ pub struct GroupOptions {
     pub in_flight: usize,
 }
 
+/// Default [`GroupOptions::max_group`].
+pub const DEFAULT_MAX_GROUP: usize = 256;
+/// Default [`GroupOptions::max_wait`], in microseconds. A longer wait makes larger groups but
+/// leaves the cores idle between them (1 ms answered fewer readings per second at 32 and 128
+/// connections in `bench/run`).
+pub const DEFAULT_MAX_WAIT_US: u64 = 200;
+/// Default [`GroupOptions::queue`].
+pub const DEFAULT_GROUP_QUEUE: usize = 8192;
+/// Default [`GroupOptions::in_flight`].
+pub const DEFAULT_GROUPS_IN_FLIGHT: usize = 4;
+
 impl Default for GroupOptions {
-    /// Groups of up to 256 offers, 200 µs wait, 8192 waiting, 4 groups in flight. A longer wait
-    /// makes larger groups but leaves the cores idle between them (1 ms answered fewer readings
-    /// per second at 32 and 128 connections in `bench/run`).
+    /// Groups of up to 256 offers, 200 µs wait, 8192 waiting, 4 groups in flight.
     fn default() -> Self {
         Self {
-            max_group: 256,
-            max_wait: Duration::from_micros(200),
-            queue: 8192,
-            in_flight: 4,
+            max_group: DEFAULT_MAX_GROUP,
+            max_wait: Duration::from_micros(DEFAULT_MAX_WAIT_US),
+            queue: DEFAULT_GROUP_QUEUE,
+            in_flight: DEFAULT_GROUPS_IN_FLIGHT,
         }
     }
 }

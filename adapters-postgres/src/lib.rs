@@ -16,7 +16,10 @@ mod rows;
 mod runs;
 mod store;
 
-pub use group::{GroupCommit, GroupOptions};
+pub use group::{
+    DEFAULT_GROUP_QUEUE, DEFAULT_GROUPS_IN_FLIGHT, DEFAULT_MAX_GROUP, DEFAULT_MAX_WAIT_US,
+    GroupCommit, GroupOptions,
+};
 pub use store::{
     DEFAULT_MAX_WAITING, DEFAULT_QUEUE_TIMEOUT, DEFAULT_QUEUE_TIMEOUT_MS,
     DEFAULT_STATEMENT_TIMEOUT_MS, MIGRATOR, PgOptions, PgStore,

@@ -96,6 +96,28 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub db_statement_timeout_ms: u64,
 
+    /// Most single readings stored by one statement (group commit).
+    #[arg(long, env = "GROUP_MAX_SIZE", default_value_t = adapters_postgres::DEFAULT_MAX_GROUP,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub group_max_size: usize,
+
+    /// Longest a single reading waits for company while other groups are being stored, in
+    /// microseconds (an idle database gets every reading at once).
+    #[arg(long, env = "GROUP_MAX_WAIT_US", default_value_t = adapters_postgres::DEFAULT_MAX_WAIT_US)]
+    pub group_max_wait_us: u64,
+
+    /// Most single readings waiting for a group; one more is answered `503` with `Retry-After`
+    /// at once.
+    #[arg(long, env = "GROUP_QUEUE", default_value_t = adapters_postgres::DEFAULT_GROUP_QUEUE,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub group_queue: usize,
+
+    /// Most groups of single readings being stored at once (each holds a pooled connection).
+    #[arg(long, env = "GROUPS_IN_FLIGHT",
+          default_value_t = adapters_postgres::DEFAULT_GROUPS_IN_FLIGHT,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub groups_in_flight: usize,
+
     /// Capacity, timeout grace, CORS, admins, Grafana links: shared by every binary.
     #[command(flatten)]
     pub api: ApiSettings,
@@ -264,6 +286,16 @@ mod tests {
             (c.db_queue_timeout_ms, c.db_statement_timeout_ms),
             (10_000, 5000)
         );
+        assert_eq!(
+            (
+                c.group_max_size,
+                c.group_max_wait_us,
+                c.group_queue,
+                c.groups_in_flight
+            ),
+            (256, 200, 8192, 4)
+        );
+        assert!(Config::from_args_without_env(["app-ecs", "--groups-in-flight", "0"]).is_err());
     }
 
     /// The value of `name = N` in a Terraform file of `deploy/`.
@@ -339,6 +371,10 @@ mod tests {
             "DB_MAX_WAITING",
             "DB_QUEUE_TIMEOUT_MS",
             "DB_STATEMENT_TIMEOUT_MS",
+            "GROUP_MAX_SIZE",
+            "GROUP_MAX_WAIT_US",
+            "GROUP_QUEUE",
+            "GROUPS_IN_FLIGHT",
             "MAX_CONCURRENT_RUNS",
             "MAX_RUNS_PER_USER",
             "RUN_TIMEOUT_GRACE_SECS",

@@ -141,7 +141,13 @@ pub async fn build_app(config: &Config) -> anyhow::Result<App> {
                     pg.migrate().await.context("database migrations failed")?;
                 }
                 // Single readings are committed in groups; everything else goes straight through.
-                let grouped = Arc::new(GroupCommit::new(pg.clone(), &GroupOptions::default()));
+                let grouping = GroupOptions {
+                    max_group: config.group_max_size,
+                    max_wait: Duration::from_micros(config.group_max_wait_us),
+                    queue: config.group_queue,
+                    in_flight: config.groups_in_flight,
+                };
+                let grouped = Arc::new(GroupCommit::new(pg.clone(), &grouping));
                 (Arc::new(pg.clone()), grouped, StoreKind::Postgres(pg))
             }
             None => {
