@@ -183,6 +183,46 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_counts_each_reading_and_shows_each_series_last_value() {
+        let metrics = PrometheusMetrics::new(Duration::from_secs(300));
+        let id = new_run_id();
+        metrics.readings_ingested(&[
+            sensor_reading(id, "s-0", 1.5),
+            sensor_reading(id, "s-1", 2.5),
+            sensor_reading(id, "s-0", 3.5),
+            sensor_reading(id, "s-0", 4.5),
+        ]);
+        let text = metrics.render();
+        let labels = |sensor: &str| {
+            format!(r#"{{sensor_id="{sensor}",type="temperature",user="alice",run="{id}"}}"#)
+        };
+        for line in [
+            format!("sensor_data_value{} 4.5", labels("s-0")),
+            format!("sensor_data_ingested_total{} 3", labels("s-0")),
+            format!("sensor_data_value{} 2.5", labels("s-1")),
+            format!("sensor_data_ingested_total{} 1", labels("s-1")),
+        ] {
+            assert!(text.lines().any(|l| l == line), "no {line} in {text}");
+        }
+        assert_eq!(metrics.sensor_series(), 4);
+    }
+
+    #[test]
+    fn a_series_that_does_not_fit_is_counted_once_per_ingest() {
+        // Room for one label set: s-1's readings of the batch are dropped as one series pair.
+        let metrics = PrometheusMetrics::new(Duration::from_secs(300)).with_max_series(2);
+        let id = new_run_id();
+        metrics.readings_ingested(&[
+            sensor_reading(id, "s-0", 1.0),
+            sensor_reading(id, "s-1", 1.0),
+            sensor_reading(id, "s-1", 2.0),
+        ]);
+        let text = metrics.render();
+        assert!(text.contains("sensor_series_evicted_total 2\n"), "{text}");
+        assert_eq!(series_lines(&text, id).len(), 2, "{text}");
+    }
+
+    #[test]
     fn a_run_larger_than_the_cap_keeps_what_fits_and_counts_the_rest() {
         let metrics = PrometheusMetrics::new(Duration::from_secs(300)).with_max_series(10);
         let id = new_run_id();
