@@ -7,6 +7,7 @@
 //! "Single readings: one statement, grouped", "Backpressure", "TLS" and "Failures", and how to
 //! run the tests ("Tests").
 
+mod copy;
 mod error;
 mod gate;
 mod group;

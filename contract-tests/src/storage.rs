@@ -1191,6 +1191,63 @@ pub async fn timestamps_and_values_round_trip_exactly(store: &TestStore) {
     );
 }
 
+/// A batch stores timestamps at both ends of the range (years 0000 and 9999) and awkward
+/// floating-point values exactly, as single readings do.
+pub async fn a_batch_round_trips_the_ends_of_the_timestamp_range(store: &TestStore) {
+    let s = store.services(default_config());
+    let run = start(&s, "alice", &["s1", "s2"]).await;
+    let sent = [
+        ("0000-01-01T00:00:00Z", "s1", "temperature", 0.1),
+        ("0000-03-01T12:34:56.000001Z", "s2", "humidity", 1e-7),
+        (
+            "2026-11-25T10:00:00.5Z",
+            "s1",
+            "pressure",
+            1_013.123_456_789_012_3,
+        ),
+        ("9999-12-31T23:59:59.999999Z", "s2", "temperature", -273.15),
+    ];
+    let batch: Vec<NewReading> = sent
+        .iter()
+        .map(|&(at, sensor, kind, value)| NewReading::new(sensor, kind, value, Some(at)).unwrap())
+        .collect();
+    s.readings
+        .ingest_batch(&user("alice"), run.id, batch)
+        .await
+        .unwrap();
+    let got: Vec<(String, String, f64)> = stored_readings(&s, run.id)
+        .await
+        .iter()
+        .map(|r| (r.timestamp.to_string(), r.sensor_id.to_string(), r.value))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                "0000-01-01T00:00:00.000000Z".to_string(),
+                "s1".to_string(),
+                0.1
+            ),
+            (
+                "0000-03-01T12:34:56.000001Z".to_string(),
+                "s2".to_string(),
+                1e-7
+            ),
+            (
+                "2026-11-25T10:00:00.500000Z".to_string(),
+                "s1".to_string(),
+                1_013.123_456_789_012_3
+            ),
+            (
+                "9999-12-31T23:59:59.999999Z".to_string(),
+                "s2".to_string(),
+                -273.15
+            ),
+        ]
+    );
+    assert_summary_counts_each_stored_reading_once(&s, run.id).await;
+}
+
 /// The longest user name, 100 sensors of the longest id and a long non-ASCII message round-trip.
 pub async fn maximum_length_and_non_ascii_values_round_trip(store: &TestStore) {
     let s = store.services(default_config());
@@ -1553,6 +1610,7 @@ macro_rules! storage_suite {
                 the_summary_aggregates_per_sensor_and_type,
                 the_latest_readings_come_newest_first,
                 timestamps_and_values_round_trip_exactly,
+                a_batch_round_trips_the_ends_of_the_timestamp_range,
                 maximum_length_and_non_ascii_values_round_trip,
                 concurrent_single_readings_each_get_their_exact_answer,
                 readings_racing_a_finish_are_stored_or_refused_never_lost,
