@@ -11,51 +11,62 @@ use std::fmt::Write as _;
 use iot_core::StoreError;
 use iot_core::model::{SensorReading, Timestamp};
 use sqlx::postgres::PgConnection;
+
+use crate::error::{is_unique_violation, store_error};
+use crate::gate::Conn;
 use time::UtcOffset;
 
 /// The statement; rows in PostgreSQL's text format, in the column order below.
 const COPY_READINGS: &str =
     "COPY readings (run_id, sensor_id, type, value, ts, username) FROM STDIN";
 
-/// Stores `readings` (distinct keys) in one `COPY`, committed on its own. A taken key fails it
-/// with a unique violation, a missing run with a foreign-key violation (the rollup's), and
-/// nothing is stored either way. Dropped before the end (a cancelled request), the `COPY` is
-/// aborted and stores nothing.
+/// What became of a [`copy_readings`].
+pub(crate) enum Copied {
+    /// Every reading is stored, and committed.
+    Stored,
+    /// A key was taken (unique violation): nothing is stored. The connection, for the next try.
+    Taken(Conn),
+}
+
+/// Stores `readings` in one `COPY`, committed on its own. A taken key (one stored before, or one
+/// repeated in `readings`) stores nothing and hands the connection back; a missing run (the
+/// rollup's foreign key) stores nothing and fails with `NotFound`.
+///
+/// The `COPY` runs in a task of its own: a request dropped halfway (its client gone, its deadline
+/// passed) must not drop a `COPY` halfway, which would return the connection to the pool in the
+/// middle of the copy protocol. The task finishes the `COPY` (the batch is stored, as a retry of
+/// it would be) and only then gives the connection back.
 pub(crate) async fn copy_readings(
-    conn: &mut PgConnection,
+    mut conn: Conn,
     readings: &[SensorReading],
-) -> Result<(), CopyError> {
-    let rows = rows(readings).map_err(CopyError::Encode)?;
+) -> Result<Copied, StoreError> {
+    let rows = rows(readings)
+        .map_err(|_| StoreError::Internal("a reading did not format for COPY".into()))?;
+    let task = tokio::spawn(async move {
+        let result = send_rows(&mut conn, rows).await;
+        if let Err(e) = &result
+            && !matches!(e, sqlx::Error::Database(_))
+        {
+            // Whatever state the protocol was left in, this connection is not reused.
+            conn.close_on_drop();
+        }
+        (conn, result)
+    });
+    let (conn, result) = task
+        .await
+        .map_err(|e| StoreError::Internal(format!("the COPY task failed: {e}")))?;
+    match result {
+        Ok(()) => Ok(Copied::Stored),
+        Err(e) if is_unique_violation(&e) => Ok(Copied::Taken(conn)),
+        Err(e) => Err(store_error(e)),
+    }
+}
+
+async fn send_rows(conn: &mut PgConnection, rows: String) -> Result<(), sqlx::Error> {
     let mut copy = conn.copy_in_raw(COPY_READINGS).await?;
     copy.send(rows.into_bytes()).await?;
     copy.finish().await?;
     Ok(())
-}
-
-/// Why [`copy_readings`] failed.
-#[derive(Debug)]
-pub(crate) enum CopyError {
-    /// The rows could not be written out (a value that does not format).
-    Encode(std::fmt::Error),
-    /// What PostgreSQL or the connection said.
-    Sql(sqlx::Error),
-}
-
-impl From<sqlx::Error> for CopyError {
-    fn from(err: sqlx::Error) -> Self {
-        Self::Sql(err)
-    }
-}
-
-impl From<CopyError> for StoreError {
-    fn from(err: CopyError) -> Self {
-        match err {
-            CopyError::Encode(_) => {
-                StoreError::Internal("a reading did not format for COPY".into())
-            }
-            CopyError::Sql(err) => crate::error::store_error(err),
-        }
-    }
 }
 
 /// The rows of `readings` in key order, `(run_id, ts, sensor_id, type)` with text in byte order

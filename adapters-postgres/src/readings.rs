@@ -15,8 +15,8 @@ use sqlx::{Connection as _, Postgres, QueryBuilder};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::copy::{CopyError, copy_readings};
-use crate::error::{bad_row, is_unique_violation, store_error};
+use crate::copy::{Copied, copy_readings};
+use crate::error::{bad_row, store_error};
 use crate::ingest::{Offer, Outcome};
 use crate::rows::{self, READING_COLUMNS, get};
 use crate::store::PgStore;
@@ -168,15 +168,13 @@ impl ReadingStore for PgStore {
         if readings.is_empty() {
             return Ok(Vec::new());
         }
-        let mut conn = self.conn().await?;
         // The usual batch holds only new keys: one `COPY`, committed on its own, PostgreSQL's bulk
         // path. A taken key anywhere fails it whole (unique violation, nothing kept), and the
         // batch takes the path below, which tells new keys from replays and conflicts.
-        match copy_readings(&mut conn, readings).await {
-            Ok(()) => return Ok(vec![true; readings.len()]),
-            Err(CopyError::Sql(e)) if is_unique_violation(&e) => {}
-            Err(e) => return Err(e.into()),
-        }
+        let mut conn = match copy_readings(self.conn().await?, readings).await? {
+            Copied::Stored => return Ok(vec![true; readings.len()]),
+            Copied::Taken(conn) => conn,
+        };
 
         let batch = BatchArrays::new(readings);
         let mut tx = conn.begin().await.map_err(store_error)?;

@@ -1,0 +1,84 @@
+//! A batch whose caller gives up halfway (a request dropped: its client gone, its deadline
+//! passed) leaves the connection usable for the next caller, and the batch stored whole or not at
+//! all: a batch of new keys goes in as a `COPY`, and a `COPY` dropped in the middle of its protocol
+//! would hand the pool a connection that answers the next statement with the copy's leftovers.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use adapters_postgres::{MIGRATOR, PgOptions, PgStore};
+use iot_core::model::{ReadingType, RunId, SensorId, SensorReading, Timestamp, Username};
+use iot_core::ports::ReadingStore;
+use test_support::postgres::TestDatabase;
+
+const BATCH: i64 = 20_000;
+
+fn reading(run_id: RunId, round: i64, i: i64) -> SensorReading {
+    SensorReading {
+        run_id,
+        sensor_id: SensorId::parse(format!("s{}", i % 10)).unwrap(),
+        kind: ReadingType::Humidity,
+        value: 41.5,
+        timestamp: Timestamp::from_unix_micros(1_900_000_000_000_000 + round * 10 * BATCH + i)
+            .unwrap(),
+        user: Username::parse("bob").unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn a_batch_dropped_halfway_leaves_the_connection_usable_and_the_batch_whole_or_absent() {
+    let Some(db) = TestDatabase::migrated(&MIGRATOR).await else {
+        return;
+    };
+    // One connection: the call after a dropped batch gets the very connection it used.
+    let options = PgOptions {
+        max_connections: 1,
+        acquire_timeout: test_support::PATIENT,
+        ..PgOptions::default()
+    };
+    let store = PgStore::connect(&db.url, &options).await.expect("connect");
+    let run = uuid::Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO runs (id, username, status, started_at, deadline, duration_secs, \
+                           interval_secs, sensor_ids) \
+         SELECT $1, 'bob', 'RUNNING', now(), now() + interval '1 day', 86400, 0.5, \
+                array_agg('s' || g) FROM generate_series(0, 9) g",
+    )
+    .bind(run)
+    .execute(store.pool())
+    .await
+    .unwrap();
+    let run = RunId::from_uuid(run);
+
+    // Give up after various delays, so that some land while the rows are being sent.
+    for (round, delay_ms) in [0_u64, 2, 5, 10, 20, 40, 80].into_iter().enumerate() {
+        let round = i64::try_from(round).unwrap();
+        let batch: Vec<SensorReading> = (0..BATCH).map(|i| reading(run, round, i)).collect();
+        let _ = tokio::time::timeout(
+            Duration::from_millis(delay_ms),
+            store.insert_readings(&batch),
+        )
+        .await;
+
+        let next = [reading(run, round, BATCH)];
+        assert_eq!(
+            store.insert_readings(&next).await.unwrap(),
+            vec![true],
+            "round {round}"
+        );
+        let from = next[0].timestamp.plus_micros(-BATCH).as_datetime();
+        let stored: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM readings WHERE run_id = $1 AND ts >= $2 AND ts < $3",
+        )
+        .bind(run.as_uuid())
+        .bind(from)
+        .bind(next[0].timestamp.as_datetime())
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+        assert!(
+            stored == 0 || stored == BATCH,
+            "round {round}: {stored} stored"
+        );
+    }
+}
