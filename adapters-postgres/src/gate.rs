@@ -44,13 +44,6 @@ pub(crate) struct Conn {
     _turn: OwnedSemaphorePermit,
 }
 
-impl Conn {
-    /// Closes the connection when this handle is dropped, instead of returning it to the pool.
-    pub(crate) fn close_on_drop(&mut self) {
-        self.conn.close_on_drop();
-    }
-}
-
 impl std::ops::Deref for Conn {
     type Target = PgConnection;
     fn deref(&self) -> &PgConnection {

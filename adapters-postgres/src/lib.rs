@@ -7,7 +7,6 @@
 //! "Single readings: one statement, grouped", "Backpressure", "TLS" and "Failures", and how to
 //! run the tests ("Tests").
 
-mod copy;
 mod error;
 mod gate;
 mod group;

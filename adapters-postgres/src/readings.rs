@@ -15,8 +15,7 @@ use sqlx::{Connection as _, Postgres, QueryBuilder};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::copy::{Copied, copy_readings};
-use crate::error::{bad_row, store_error};
+use crate::error::{bad_row, is_unique_violation, store_error};
 use crate::ingest::{Offer, Outcome};
 use crate::rows::{self, READING_COLUMNS, get};
 use crate::store::PgStore;
@@ -61,7 +60,7 @@ impl<'a> KeyArrays<'a> {
     }
 }
 
-/// A batch's columns as parallel arrays, for [`INSERT_BATCH`].
+/// A batch's columns as parallel arrays, for [`insert_batch!`].
 struct BatchArrays<'a> {
     keys: KeyArrays<'a>,
     values: Vec<f64>,
@@ -83,7 +82,7 @@ impl<'a> BatchArrays<'a> {
         batch
     }
 
-    /// `sql` with the arrays bound.
+    /// `sql` (an [`insert_batch!`] statement) with the arrays bound.
     fn bind<'q>(&'q self, sql: &'q str) -> Query<'q, Postgres, PgArguments> {
         sqlx::query(sql)
             .bind(&self.keys.run_ids)
@@ -95,17 +94,21 @@ impl<'a> BatchArrays<'a> {
     }
 }
 
-/// The statement that inserts a batch given as parallel arrays, and returns the keys it stored.
-/// Rows go in key order, like [`copy_readings`]'s, so two batches that share keys lock them in the
-/// same order and cannot deadlock.
-const INSERT_BATCH: &str = "\
-    INSERT INTO readings (run_id, sensor_id, type, value, ts, username) \
-    SELECT run_id, sensor_id, type, value, ts, username \
-    FROM UNNEST($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::float8[], $6::text[]) \
-         AS batch(run_id, ts, sensor_id, type, value, username) \
-    ORDER BY run_id, ts, sensor_id COLLATE \"C\", type COLLATE \"C\" \
-    ON CONFLICT (run_id, ts, sensor_id, type) DO NOTHING \
-    RETURNING run_id, ts, sensor_id, type";
+/// The statement that inserts a batch, given as parallel arrays, followed by `$tail`. Rows go in
+/// key order, so two batches that share keys lock them in the same order and cannot deadlock.
+macro_rules! insert_batch {
+    ($tail:literal) => {
+        concat!(
+            "INSERT INTO readings (run_id, sensor_id, type, value, ts, username) \
+             SELECT run_id, sensor_id, type, value, ts, username \
+             FROM UNNEST($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], \
+                         $5::float8[], $6::text[]) \
+                  AS batch(run_id, ts, sensor_id, type, value, username) \
+             ORDER BY run_id, ts, sensor_id COLLATE \"C\", type COLLATE \"C\"",
+            $tail
+        )
+    };
+}
 
 /// The keyset condition "after `cursor`" in (ts, sensor_id, type) order. With a sensor filter,
 /// the sensor column is fixed, so the condition is rewritten on (ts, type) alone to match the
@@ -168,18 +171,25 @@ impl ReadingStore for PgStore {
         if readings.is_empty() {
             return Ok(Vec::new());
         }
-        // The usual batch holds only new keys: one `COPY`, committed on its own, PostgreSQL's bulk
-        // path. A taken key anywhere fails it whole (unique violation, nothing kept), and the
-        // batch takes the path below, which tells new keys from replays and conflicts.
-        let mut conn = match copy_readings(self.conn().await?, readings).await? {
-            Copied::Stored => return Ok(vec![true; readings.len()]),
-            Copied::Taken(conn) => conn,
-        };
-
         let batch = BatchArrays::new(readings);
+        let mut conn = self.conn().await?;
+        // The usual batch holds only new keys: one INSERT without `ON CONFLICT`, committed on its
+        // own, costs about a fifth less than the speculative insertion `ON CONFLICT` needs and
+        // returns nothing. A taken key anywhere fails it whole (unique violation, nothing kept),
+        // and the batch takes the path below, which tells new keys from replays and conflicts.
+        let fresh = batch.bind(insert_batch!("")).execute(&mut *conn).await;
+        match fresh {
+            Ok(_) => return Ok(vec![true; readings.len()]),
+            Err(e) if is_unique_violation(&e) => {}
+            Err(e) => return Err(store_error(e)),
+        }
+
         let mut tx = conn.begin().await.map_err(store_error)?;
         let inserted = batch
-            .bind(INSERT_BATCH)
+            .bind(insert_batch!(
+                " ON CONFLICT (run_id, ts, sensor_id, type) DO NOTHING \
+                  RETURNING run_id, ts, sensor_id, type"
+            ))
             .fetch_all(&mut *tx)
             .await
             .map_err(store_error)?;

@@ -1,7 +1,6 @@
 //! A batch whose caller gives up halfway (a request dropped: its client gone, its deadline
 //! passed) leaves the connection usable for the next caller, and the batch stored whole or not at
-//! all: a batch of new keys goes in as a `COPY`, and a `COPY` dropped in the middle of its protocol
-//! would hand the pool a connection that answers the next statement with the copy's leftovers.
+//! all.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;
