@@ -53,7 +53,7 @@ pub const DEFAULT_GROUP_QUEUE: usize = 8192;
 pub const DEFAULT_GROUPS_IN_FLIGHT: usize = 4;
 
 impl Default for GroupOptions {
-    /// Groups of up to 256 offers, 200 µs wait, 8192 waiting, 4 groups in flight.
+    /// The `DEFAULT_*` constants above.
     fn default() -> Self {
         Self {
             max_group: DEFAULT_MAX_GROUP,

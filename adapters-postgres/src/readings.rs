@@ -174,9 +174,10 @@ impl ReadingStore for PgStore {
         let batch = BatchArrays::new(readings);
         let mut conn = self.conn().await?;
         // The usual batch holds only new keys: one INSERT without `ON CONFLICT`, committed on its
-        // own, costs about a fifth less than the speculative insertion `ON CONFLICT` needs and
-        // returns nothing. A taken key anywhere fails it whole (unique violation, nothing kept),
-        // and the batch takes the path below, which tells new keys from replays and conflicts.
+        // own, skips the speculative insertion `ON CONFLICT` needs and returns nothing (rows (c)
+        // and (c0) of `bench/run` compare the two). A taken key anywhere fails it whole (unique
+        // violation, nothing kept), and the batch takes the path below, which tells new keys from
+        // replays and conflicts.
         let fresh = batch.bind(insert_batch!("")).execute(&mut *conn).await;
         match fresh {
             Ok(_) => return Ok(vec![true; readings.len()]),
