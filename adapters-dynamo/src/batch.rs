@@ -142,7 +142,7 @@ where
             return Ok(answers);
         }
         if started.elapsed() > UNPROCESSED_DEADLINE {
-            return Err(StoreError::Unavailable(format!(
+            return Err(StoreError::Busy(format!(
                 "DynamoDB {call} on {table}: {} requests still unprocessed after {}s of retries",
                 left.len(),
                 UNPROCESSED_DEADLINE.as_secs()

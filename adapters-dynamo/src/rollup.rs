@@ -292,7 +292,7 @@ impl DynamoStore {
                 }
             }
         }
-        Err(StoreError::Unavailable(format!(
+        Err(StoreError::Busy(format!(
             "the rollup of {sensor} {kind} in run {run} kept changing under concurrent folds"
         )))
     }
@@ -466,7 +466,7 @@ impl DynamoStore {
                 .map(|((sensor, kind), g)| g.summary(sensor, kind))
                 .collect();
         }
-        Err(StoreError::Unavailable(format!(
+        Err(StoreError::Busy(format!(
             "the summary of run {run} kept changing under concurrent folds; retry"
         )))
     }

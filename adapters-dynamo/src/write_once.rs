@@ -130,7 +130,7 @@ impl DynamoStore {
             // Taken back meanwhile, or no longer held by anyone: look again.
             found = self.get_reading_item(reading).await?;
         }
-        Err(StoreError::Unavailable(format!(
+        Err(StoreError::Busy(format!(
             "reading {} {} at {} kept changing under concurrent batches; retry",
             reading.sensor_id, reading.kind, reading.timestamp
         )))
@@ -338,7 +338,7 @@ impl DynamoStore {
                 return Ok(());
             }
         }
-        Err(StoreError::Unavailable(format!(
+        Err(StoreError::Busy(format!(
             "reading {} {} at {}: its holders kept changing while a refused batch let go of it",
             reading.sensor_id, reading.kind, reading.timestamp
         )))

@@ -1,6 +1,6 @@
 //! Bounded in-flight work in front of the pool: at most `max_in_flight` calls hold (or wait on)
 //! a pooled connection, at most `max_waiting` more wait in line for their turn, first come first
-//! served, and a call beyond both is refused at once with [`StoreError::Unavailable`] (`503` with
+//! served, and a call beyond both is refused at once with [`StoreError::Busy`] (`503` with
 //! `Retry-After`) instead of waiting for the pool's acquire timeout. A caller waits at most the
 //! queue timeout for its turn, then at most the pool's acquire timeout for its connection (at
 //! once, unless the database is slow to connect or down).
@@ -86,7 +86,7 @@ impl Gate {
                 let before = self.waiting.fetch_add(1, Ordering::AcqRel);
                 let in_line = InLine(&self.waiting);
                 if line == Line::Bounded && before >= self.max_waiting {
-                    return Err(StoreError::Unavailable(
+                    return Err(StoreError::Busy(
                         "the database is busy: too many requests waiting for it".into(),
                     ));
                 }
@@ -139,7 +139,7 @@ mod tests {
         }
         let refused = gate.enter(&pool, Line::Bounded).await;
         assert!(
-            matches!(&refused, Err(StoreError::Unavailable(m)) if m.contains("busy")),
+            matches!(&refused, Err(StoreError::Busy(m)) if m.contains("waiting")),
             "{refused:?}"
         );
         let patient = tokio::spawn({
@@ -155,7 +155,7 @@ mod tests {
         for waiter in [queued, patient] {
             let outcome = waiter.await.unwrap();
             assert!(
-                matches!(&outcome, Err(StoreError::Unavailable(m)) if !m.contains("busy")),
+                matches!(&outcome, Err(StoreError::Unavailable(_))),
                 "{outcome:?}"
             );
         }

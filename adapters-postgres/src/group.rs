@@ -8,7 +8,7 @@
 //! A request is answered only once the statement holding its reading has committed
 //! (`synchronous_commit` as configured on the server), and each offer keeps its own outcome: a
 //! refused or taken key does not affect its neighbours. When the queue is full, an insert fails
-//! at once with [`StoreError::Unavailable`] (`503` with `Retry-After`) instead of waiting.
+//! at once with [`StoreError::Busy`] (`503` with `Retry-After`) instead of waiting.
 //! Everything else is the wrapped store's.
 
 use std::sync::Arc;
@@ -35,7 +35,7 @@ pub struct GroupOptions {
     /// Longest an offer waits for company while other groups are being stored (an idle store
     /// gets every offer at once).
     pub max_wait: Duration,
-    /// Most offers waiting for a group; beyond it, inserts fail fast with `Unavailable`.
+    /// Most offers waiting for a group; beyond it, inserts fail fast with `Busy`.
     pub queue: usize,
     /// Most groups being stored at once (each holds one pooled connection).
     pub in_flight: usize,
@@ -106,7 +106,7 @@ impl GroupCommit {
         };
         self.queue.try_send(job).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => {
-                StoreError::Unavailable("too many readings waiting to be stored".into())
+                StoreError::Busy("too many readings waiting to be stored".into())
             }
             mpsc::error::TrySendError::Closed(_) => {
                 StoreError::Unavailable("the group commit collector has stopped".into())

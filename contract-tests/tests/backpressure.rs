@@ -1,7 +1,7 @@
 //! Backpressure of `app-ecs` on PostgreSQL: many concurrent requests of every kind queue in front
 //! of the pool and are all served while the store is up; beyond the configured line, requests
-//! are refused at once with `503 store_unavailable` and `Retry-After`, without waiting for the
-//! store.
+//! are refused at once with `503 store_unavailable` (`reason` `busy`) and `Retry-After`, without
+//! waiting for the store.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
@@ -222,8 +222,8 @@ async fn ecs_refuses_at_once_beyond_its_line_and_serves_the_line() {
     assert!(app_waits_on_a_lock(&mut watcher).await);
     for r in &refused {
         assert_eq!(
-            (r.status, r.error_code().as_str()),
-            (503, "store_unavailable"),
+            (r.status, r.error_code().as_str(), &r.json()["reason"]),
+            (503, "store_unavailable", &serde_json::json!("busy")),
             "{}",
             String::from_utf8_lossy(&r.body)
         );

@@ -50,8 +50,8 @@ async fn outage_and_recovery(t: &dyn HttpTarget, proxy: &TcpProxy) {
         let asked = Instant::now();
         let r: TestResponse = t.send(request).await;
         assert_eq!(
-            (r.status, r.error_code().as_str()),
-            (503, "store_unavailable"),
+            (r.status, r.error_code().as_str(), &r.json()["reason"]),
+            (503, "store_unavailable", &serde_json::json!("unavailable")),
             "{}",
             String::from_utf8_lossy(&r.body)
         );

@@ -53,9 +53,14 @@ pub enum StoreError {
     /// The write contradicts what is stored (e.g. a different value under the same reading key).
     #[error("conflict: {0}")]
     Conflict(String),
-    /// The store cannot be reached or is overloaded; the caller may retry later.
+    /// The store cannot be reached, failed, or did not answer in time; the caller may retry later.
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// The store is up but refuses more work for now: more requests are waiting for it than the
+    /// adapter lets wait, it throttles, or concurrent writers kept contending past the adapter's
+    /// retries. Nothing was stored; the caller may retry shortly.
+    #[error("store busy: {0}")]
+    Busy(String),
     /// Anything else: a bug, corrupt data, an unexpected driver error.
     #[error("store failure: {0}")]
     Internal(String),

@@ -184,6 +184,18 @@ impl From<StoreError> for ApiError {
                     "store_unavailable",
                     "the store is unavailable; retry later",
                 )
+                .with("reason", "unavailable")
+                .retry_after(STORE_RETRY_AFTER_SECS)
+            }
+            StoreError::Busy(cause) => {
+                tracing::warn!(error = %cause, "store busy");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store_unavailable",
+                    "the store is up but busy: too many requests are waiting for it; retry after \
+                     Retry-After",
+                )
+                .with("reason", "busy")
                 .retry_after(STORE_RETRY_AFTER_SECS)
             }
             other => Self::internal(other),
@@ -272,3 +284,51 @@ impl IntoResponse for ApiError {
 
 /// Result of a handler.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Status, code, `reason`, `Retry-After` and message of `err` as a response.
+    fn answer(err: StoreError) -> (StatusCode, &'static str, Option<Value>, Option<u32>, String) {
+        let api = ApiError::from(err);
+        (
+            api.status(),
+            api.code(),
+            api.extra.get("reason").cloned(),
+            api.retry_after,
+            api.message().to_string(),
+        )
+    }
+
+    #[test]
+    fn a_busy_store_and_an_unavailable_one_answer_503_with_their_reason() {
+        let (status, code, reason, retry, message) = answer(StoreError::Busy(
+            "too many readings waiting to be stored".into(),
+        ));
+        assert_eq!(
+            (status, code, reason, retry),
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store_unavailable",
+                Some(json!("busy")),
+                Some(STORE_RETRY_AFTER_SECS)
+            )
+        );
+        assert!(message.contains("busy"), "{message}");
+
+        let (status, code, reason, retry, message) =
+            answer(StoreError::Unavailable("connection refused".into()));
+        assert_eq!(
+            (status, code, reason, retry),
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store_unavailable",
+                Some(json!("unavailable")),
+                Some(STORE_RETRY_AFTER_SECS)
+            )
+        );
+        // The cause is logged, never sent.
+        assert!(!message.contains("refused"), "{message}");
+    }
+}

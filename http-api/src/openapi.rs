@@ -147,7 +147,10 @@ fn refine_operation(path: &str, method: &str, op: &mut Value) {
         );
     }
     if api || path == "/ready" {
-        add("503", "the store is unavailable; retry after Retry-After");
+        add(
+            "503",
+            "the store is unavailable or busy (`reason`); retry after Retry-After",
+        );
     }
 }
 

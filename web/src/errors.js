@@ -73,8 +73,12 @@ export function describeError(error, backend = { key: 'ecs', label: 'ECS', base:
       return { text: `The run is ${body.status ?? 'finished'}, no longer RUNNING.` };
     case 'run_not_found':
       return { text: `Run not found on ${backend.label}: ${body.message ?? error.message}` };
-    case 'store_unavailable':
-      return { text: `${who}: its store is unavailable; retry later${id}.` };
+    case 'store_unavailable': {
+      const retry = error.retryAfter != null ? ` in ${seconds(Number(error.retryAfter))}` : ' later';
+      return body.reason === 'busy'
+        ? { text: `${who}: its store is busy, too many requests are waiting for it; retry${retry}${id}.` }
+        : { text: `${who}: its store is unavailable; retry${retry}${id}.` };
+    }
     case 'reading_conflict':
       return { text: `${who} rejected a retried reading as a conflict: ${body.message}` };
     default:

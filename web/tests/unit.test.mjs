@@ -86,6 +86,18 @@ describe('error sentences', () => {
     assert.match(cors.text, /refused this page by CORS: .* does not allow the origin http:\/\/localhost:8080/);
   });
 
+  test('a 503 store_unavailable tells a busy store from one that is down', () => {
+    const answer = (reason) => new ApiError('http', 'x', {
+      status: 503,
+      code: 'store_unavailable',
+      retryAfter: 1,
+      requestId: 'r-2',
+      body: { error: 'store_unavailable', reason },
+    });
+    assert.equal(describeError(answer('busy'), ecs).text, 'ECS backend: its store is busy, too many requests are waiting for it; retry in 1 second (request id r-2).');
+    assert.equal(describeError(answer('unavailable'), serverless).text, 'Serverless backend: its store is unavailable; retry in 1 second (request id r-2).');
+  });
+
   test('other statuses keep the API message and the request id', () => {
     const e = new ApiError('http', 'x', { status: 500, code: 'internal_error', requestId: 'r-1', body: { error: 'internal_error', message: 'boom' } });
     assert.equal(describeError(e, ecs).text, 'ECS backend answered 500 internal_error: boom (request id r-1)');

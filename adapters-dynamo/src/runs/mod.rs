@@ -238,7 +238,7 @@ impl RunStore for DynamoStore {
             tracing::debug!(run_id = %run.id, attempt, "capacity item changed, retrying");
             tokio::time::sleep(contention_pause(attempt.min(6))).await;
         }
-        Err(StoreError::Unavailable(format!(
+        Err(StoreError::Busy(format!(
             "capacity contention: run {} not admitted after {CAPACITY_TRIES} attempts",
             run.id
         )))
@@ -410,7 +410,7 @@ impl RunStore for DynamoStore {
             }
             tokio::time::sleep(contention_pause(attempt)).await;
         }
-        Err(StoreError::Unavailable(format!(
+        Err(StoreError::Busy(format!(
             "finishing run {id}: conflicting transactions after {CONFLICT_TRIES} attempts"
         )))
     }
