@@ -17,16 +17,6 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::store_error;
 
-/// Whether a caller may be turned away when the line is full.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Line {
-    /// A request: refused at once when `max_waiting` callers are already in line.
-    Bounded,
-    /// Work that is already bounded elsewhere (the group commit collector): it always queues,
-    /// within the queue timeout.
-    Always,
-}
-
 /// The gate in front of one pool.
 #[derive(Debug)]
 pub(crate) struct Gate {
@@ -79,13 +69,13 @@ impl Gate {
     }
 
     /// Waits for a turn, then for a connection of `pool` (within the pool's acquire timeout).
-    pub(crate) async fn enter(&self, pool: &PgPool, line: Line) -> Result<Conn, StoreError> {
+    pub(crate) async fn enter(&self, pool: &PgPool) -> Result<Conn, StoreError> {
         let turn = match self.turns.clone().try_acquire_owned() {
             Ok(turn) => turn,
             Err(_) => {
                 let before = self.waiting.fetch_add(1, Ordering::AcqRel);
                 let in_line = InLine(&self.waiting);
-                if line == Line::Bounded && before >= self.max_waiting {
+                if before >= self.max_waiting {
                     return Err(StoreError::Busy(
                         "the database is busy: too many requests waiting for it".into(),
                     ));
@@ -125,40 +115,31 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_full_line_refuses_at_once_and_always_queues_anyway() {
+    async fn a_full_line_refuses_at_once_and_serves_its_line_in_turn() {
         let gate = Arc::new(Gate::new(1, 1, Duration::from_secs(600)));
         let pool = unreachable_pool();
         // Hold the only turn.
         let held = gate.turns.clone().try_acquire_owned().unwrap();
         let queued = tokio::spawn({
             let (gate, pool) = (gate.clone(), pool.clone());
-            async move { gate.enter(&pool, Line::Bounded).await.map(|_| ()) }
+            async move { gate.enter(&pool).await.map(|_| ()) }
         });
         while gate.waiting() < 1 {
             tokio::task::yield_now().await;
         }
-        let refused = gate.enter(&pool, Line::Bounded).await;
+        let refused = gate.enter(&pool).await;
         assert!(
             matches!(&refused, Err(StoreError::Busy(m)) if m.contains("waiting")),
             "{refused:?}"
         );
-        let patient = tokio::spawn({
-            let (gate, pool) = (gate.clone(), pool.clone());
-            async move { gate.enter(&pool, Line::Always).await.map(|_| ()) }
-        });
-        while gate.waiting() < 2 {
-            tokio::task::yield_now().await;
-        }
-        assert!(!queued.is_finished() && !patient.is_finished());
+        assert!(!queued.is_finished());
         drop(held);
-        // Both got their turn; the pool (nothing listens) then fails them as an outage.
-        for waiter in [queued, patient] {
-            let outcome = waiter.await.unwrap();
-            assert!(
-                matches!(&outcome, Err(StoreError::Unavailable(_))),
-                "{outcome:?}"
-            );
-        }
+        // It got its turn; the pool (nothing listens) then fails it as an outage.
+        let outcome = queued.await.unwrap();
+        assert!(
+            matches!(&outcome, Err(StoreError::Unavailable(_))),
+            "{outcome:?}"
+        );
         assert_eq!(gate.waiting(), 0);
     }
 
@@ -167,7 +148,7 @@ mod tests {
         let gate = Gate::new(1, 8, Duration::from_millis(20));
         let pool = unreachable_pool();
         let _held = gate.turns.clone().try_acquire_owned().unwrap();
-        let outcome = gate.enter(&pool, Line::Bounded).await;
+        let outcome = gate.enter(&pool).await;
         assert!(
             matches!(&outcome, Err(StoreError::Unavailable(m)) if m.contains("turn")),
             "{outcome:?}"

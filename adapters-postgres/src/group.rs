@@ -4,14 +4,15 @@
 //! [`GroupCommit`] wraps a [`PgStore`] as a [`ReadingStore`]. Each single-reading insert joins a
 //! bounded queue and waits for its own answer; a collector task takes what is queued (up to
 //! `max_group` offers, waiting at most `max_wait` for more while other groups are in flight) and
-//! stores the group in one statement (see `ingest.rs`), with at most `in_flight` groups at once.
+//! stores the group in one statement (see `ingest.rs`), with at most `in_flight` groups at once,
+//! each on one of the collector's own connections (see [`Writers`]).
 //! A request is answered only once the statement holding its reading has committed
 //! (`synchronous_commit` as configured on the server), and each offer keeps its own outcome: a
 //! refused or taken key does not affect its neighbours. When the queue is full, an insert fails
 //! at once with [`StoreError::Busy`] (`503` with `Retry-After`) instead of waiting.
 //! Everything else is the wrapped store's.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -20,12 +21,14 @@ use iot_core::model::{
     Page, ReadingCursor, RunId, SensorId, SensorReading, SensorSummary, Timestamp,
 };
 use iot_core::ports::{Inserted, ReadingQuery, ReadingStore, RunInsert};
+use sqlx::{Connection, PgConnection};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::time::Instant;
 
+use crate::error::store_error;
 use crate::ingest::{Offer, Outcome};
 use crate::readings::{checked, inserted};
-use crate::store::PgStore;
+use crate::store::{IDLE_BEFORE_PING, PgStore};
 
 /// How [`GroupCommit`] forms groups.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +40,8 @@ pub struct GroupOptions {
     pub max_wait: Duration,
     /// Most offers waiting for a group; beyond it, inserts fail fast with `Busy`.
     pub queue: usize,
-    /// Most groups being stored at once (each holds one pooled connection).
+    /// Most groups being stored at once, each on a connection of its own, opened beside the
+    /// pool's (the database sees up to this many more connections).
     pub in_flight: usize,
 }
 
@@ -118,11 +122,69 @@ impl GroupCommit {
     }
 }
 
+/// The connections groups are stored on: opened when a group needs one and kept between groups,
+/// at most one per group in flight.
+///
+/// They are the collector's own rather than the pool's: sqlx pings a pooled connection each time
+/// it goes back to the pool, so a group on a pooled connection would cost two round trips
+/// instead of one. A connection idle for longer than [`IDLE_BEFORE_PING`] is pinged before it
+/// is used again, and one whose group failed is closed, so that a restarted server fails no
+/// group.
+struct Writers {
+    store: PgStore,
+    idle: Mutex<Vec<Writer>>,
+}
+
+/// A connection of [`Writers`] and when it was last used.
+struct Writer {
+    conn: PgConnection,
+    used: Instant,
+}
+
+impl Writers {
+    /// A kept connection that still answers, or a new one (bounded by the pool's acquire
+    /// timeout, so a database that cannot be reached fails the group instead of hanging it).
+    async fn take(&self) -> Result<Writer, StoreError> {
+        let kept = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        let limit = self.store.pool().options().get_acquire_timeout();
+        if let Some(mut writer) = kept
+            && (writer.used.elapsed() < IDLE_BEFORE_PING
+                || matches!(
+                    tokio::time::timeout(limit, writer.conn.ping()).await,
+                    Ok(Ok(()))
+                ))
+        {
+            return Ok(writer);
+        }
+        let options = self.store.pool().connect_options();
+        let conn = tokio::time::timeout(limit, PgConnection::connect_with(&options))
+            .await
+            .map_err(|_| StoreError::Unavailable("timed out connecting to the database".into()))?
+            .map_err(store_error)?;
+        Ok(Writer {
+            conn,
+            used: Instant::now(),
+        })
+    }
+
+    /// Keeps `writer` for the next group.
+    fn put_back(&self, mut writer: Writer) {
+        writer.used = Instant::now();
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.push(writer);
+        }
+    }
+}
+
 /// Forms groups and hands each to its own task, at most `in_flight` at once.
 async fn collect(store: PgStore, mut jobs: mpsc::Receiver<Job>, options: GroupOptions) {
     let in_flight = options.in_flight.max(1);
     let max_group = options.max_group.max(1);
     let permits = Arc::new(Semaphore::new(in_flight));
+    let writers = Arc::new(Writers {
+        store,
+        idle: Mutex::new(Vec::with_capacity(in_flight)),
+    });
     while let Some(first) = jobs.recv().await {
         // Waiting for a permit lets the queue fill: the next group is larger.
         let Ok(permit) = permits.clone().acquire_owned().await else {
@@ -149,16 +211,16 @@ async fn collect(store: PgStore, mut jobs: mpsc::Receiver<Job>, options: GroupOp
                 }
             }
         }
-        let store = store.clone();
+        let writers = writers.clone();
         tokio::spawn(async move {
-            store_group(&store, group).await;
+            store_group(&writers, group).await;
             drop(permit);
         });
     }
 }
 
 /// Stores one group and answers each of its offers.
-async fn store_group(store: &PgStore, group: Vec<Job>) {
+async fn store_group(writers: &Writers, group: Vec<Job>) {
     let offers: Vec<Offer<'_>> = group
         .iter()
         .map(|job| Offer {
@@ -166,9 +228,15 @@ async fn store_group(store: &PgStore, group: Vec<Job>) {
             check: job.check,
         })
         .collect();
-    // The collector bounds its own groups (`in_flight`): they queue at the gate, never refused.
-    let result = match store.conn_in_line().await {
-        Ok(mut conn) => store.offer(&mut conn, &offers).await,
+    let result = match writers.take().await {
+        Ok(mut writer) => {
+            let result = writers.store.offer(&mut writer.conn, &offers).await;
+            // A failed group may have left its connection broken: it is closed, not kept.
+            if result.is_ok() {
+                writers.put_back(writer);
+            }
+            result
+        }
         Err(e) => Err(e),
     };
     drop(offers);

@@ -22,6 +22,6 @@ pub use group::{
 };
 pub use store::{
     DEFAULT_MAX_WAITING, DEFAULT_QUEUE_TIMEOUT, DEFAULT_QUEUE_TIMEOUT_MS,
-    DEFAULT_STATEMENT_TIMEOUT_MS, MIGRATOR, PgOptions, PgStore,
+    DEFAULT_STATEMENT_TIMEOUT_MS, IDLE_BEFORE_PING, MIGRATOR, PgOptions, PgStore,
 };
 pub mod metrics;

@@ -5,11 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use iot_core::StoreError;
-use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
+use sqlx::{Connection, PgPool};
 
 use crate::error::migrate_error;
-use crate::gate::{Conn, Gate, Line};
+use crate::gate::{Conn, Gate};
 
 /// The schema's migrations (`adapters-postgres/migrations`), embedded in the binary. Test
 /// fixtures build their template databases from it.
@@ -35,6 +35,12 @@ pub struct PgOptions {
     /// the wait for a connection, bounded by `acquire_timeout`).
     pub queue_timeout: Duration,
 }
+
+/// A connection idle for this long is pinged before a call uses it; one used more recently is
+/// used as it is. Under load connections are never idle that long, so calls pay no ping; after
+/// a pause (a restarted or failed-over server), a dead connection is found and replaced before a
+/// request meets it.
+pub const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
 
 /// The default of [`PgOptions::queue_timeout`], in milliseconds.
 pub const DEFAULT_QUEUE_TIMEOUT_MS: u64 = 10_000;
@@ -131,6 +137,17 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
+            // sqlx pings every connection it hands out unless told otherwise: one more round
+            // trip per call. Only one that sat idle for a while is pinged.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= IDLE_BEFORE_PING {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_lazy_with(connect);
         let in_flight = options.max_in_flight.unwrap_or(options.max_connections);
         Ok(Self::gated(
@@ -178,12 +195,7 @@ impl PgStore {
     /// A connection for a request, through the gate: `Unavailable` at once when the line is
     /// full, or after `queue_timeout` in line or `acquire_timeout` waiting for the pool.
     pub(crate) async fn conn(&self) -> Result<Conn, StoreError> {
-        self.gate.enter(&self.pool, Line::Bounded).await
-    }
-
-    /// A connection for work bounded elsewhere (group commit): it always queues.
-    pub(crate) async fn conn_in_line(&self) -> Result<Conn, StoreError> {
-        self.gate.enter(&self.pool, Line::Always).await
+        self.gate.enter(&self.pool).await
     }
 
     /// The pool, e.g. for closing it on shutdown. Queries run on it directly bypass the gate.

@@ -112,7 +112,8 @@ pub struct Config {
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub group_queue: usize,
 
-    /// Most groups of single readings being stored at once (each holds a pooled connection).
+    /// Most groups of single readings being stored at once, each on a connection of its own
+    /// (beside the pool's `DB_MAX_CONNECTIONS`).
     #[arg(long, env = "GROUPS_IN_FLIGHT",
           default_value_t = adapters_postgres::DEFAULT_GROUPS_IN_FLIGHT,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
