@@ -1,9 +1,11 @@
 //! Single readings in one statement: the run check (owner, running at the caller's instant,
 //! sensor of the run) and the insert travel together, for one reading or for a group of them, and
 //! the statement commits on its own (no `BEGIN`/`COMMIT` round trips). Only readings whose key
-//! turns out to be taken cost a second statement, to read the stored reading back.
+//! turns out to be taken cost more statements: the plain insert fails whole, the insert that
+//! skips taken keys follows, then a read of the stored readings.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
 
 use iot_core::StoreError;
 use iot_core::model::{SensorReading, Timestamp};
@@ -11,7 +13,7 @@ use sqlx::postgres::PgConnection;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::error::{bad_row, store_error};
+use crate::error::{bad_row, is_unique_violation, store_error};
 use crate::rows::{self, READING_COLUMNS, get};
 use crate::store::PgStore;
 
@@ -34,32 +36,56 @@ pub(crate) enum Outcome {
     Refused,
 }
 
-/// The statement: rows arrive as parallel arrays; `locked` takes a share lock on each checked
-/// run, so a concurrent finish waits for this statement's commit (or this statement sees the
-/// finished run and refuses), and a reading is never acknowledged into a run finished before it.
-const OFFER: &str = "\
-WITH batch AS ( \
-    SELECT * FROM UNNEST($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::float8[], \
-                         $6::text[], $7::timestamptz[]) WITH ORDINALITY \
-        AS b(run_id, ts, sensor_id, type, value, username, checked_at, i) \
-), locked AS ( \
-    SELECT id, username, status, deadline, sensor_ids FROM runs \
-    WHERE id IN (SELECT run_id FROM batch WHERE checked_at IS NOT NULL) \
-    ORDER BY id FOR SHARE \
-), allowed AS ( \
-    SELECT b.* FROM batch b LEFT JOIN locked l ON l.id = b.run_id \
-    WHERE b.checked_at IS NULL \
-       OR (l.username = b.username AND l.status = 'RUNNING' AND l.deadline >= b.checked_at \
-           AND b.sensor_id = ANY (l.sensor_ids)) \
-), inserted AS ( \
-    INSERT INTO readings (run_id, sensor_id, type, value, ts, username) \
-    SELECT run_id, sensor_id, type, value, ts, username FROM allowed \
-    ORDER BY run_id, ts, sensor_id COLLATE \"C\", type COLLATE \"C\" \
-    ON CONFLICT (run_id, ts, sensor_id, type) DO NOTHING \
-    RETURNING run_id, ts, sensor_id, type \
-) \
-SELECT a.i, i.run_id IS NOT NULL AS new FROM allowed a LEFT JOIN inserted i \
-    ON i.run_id = a.run_id AND i.ts = a.ts AND i.sensor_id = a.sensor_id AND i.type = a.type";
+/// The statement, closed by `$tail` (the end of the insert, then the answer): rows arrive as
+/// parallel arrays; `locked` takes a share lock on each checked run, so a concurrent finish waits
+/// for this statement's commit (or this statement sees the finished run and refuses), and a
+/// reading is never acknowledged into a run finished before it. The answer has a row (`i`, `new`)
+/// per reading that passed the check.
+macro_rules! offer_statement {
+    ($tail:literal) => {
+        concat!(
+            "WITH batch AS ( \
+                SELECT * FROM UNNEST($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], \
+                                     $5::float8[], $6::text[], $7::timestamptz[]) WITH ORDINALITY \
+                    AS b(run_id, ts, sensor_id, type, value, username, checked_at, i) \
+            ), locked AS ( \
+                SELECT id, username, status, deadline, sensor_ids FROM runs \
+                WHERE id IN (SELECT run_id FROM batch WHERE checked_at IS NOT NULL) \
+                ORDER BY id FOR SHARE \
+            ), allowed AS ( \
+                SELECT b.* FROM batch b LEFT JOIN locked l ON l.id = b.run_id \
+                WHERE b.checked_at IS NULL \
+                   OR (l.username = b.username AND l.status = 'RUNNING' \
+                       AND l.deadline >= b.checked_at AND b.sensor_id = ANY (l.sensor_ids)) \
+            ), inserted AS ( \
+                INSERT INTO readings (run_id, sensor_id, type, value, ts, username) \
+                SELECT run_id, sensor_id, type, value, ts, username FROM allowed \
+                ORDER BY run_id, ts, sensor_id COLLATE \"C\", type COLLATE \"C\" ",
+            $tail
+        )
+    };
+}
+
+/// Every reading that passes the check is inserted: a plain insert, without the speculative
+/// insertion of `ON CONFLICT` (a pre-check of the key and one more WAL record per row). A taken
+/// key fails the whole statement (unique violation) and nothing is stored.
+const OFFER_NEW: &str = offer_statement!(
+    "RETURNING 1 \
+    ) SELECT i, true AS new FROM allowed"
+);
+
+/// Taken keys are skipped and reported (`new` false).
+const OFFER: &str = offer_statement!(
+    "ON CONFLICT (run_id, ts, sensor_id, type) DO NOTHING \
+        RETURNING run_id, ts, sensor_id, type \
+    ) SELECT a.i, i.run_id IS NOT NULL AS new FROM allowed a LEFT JOIN inserted i \
+        ON i.run_id = a.run_id AND i.ts = a.ts AND i.sensor_id = a.sensor_id AND i.type = a.type"
+);
+
+/// After a plain insert met a taken key, this many statements of the same store skip it and go
+/// straight to [`OFFER`]: traffic full of replays pays for at most one failed statement in this
+/// many.
+const SKIP_PLAIN_AFTER_A_TAKEN_KEY: u32 = 32;
 
 /// A reading key as plain values.
 type Key = (Uuid, i64, String, &'static str);
@@ -129,17 +155,40 @@ impl PgStore {
             users.push(r.user.as_str());
             checks.push(offer.check.as_ref().map(Timestamp::as_datetime));
         }
-        let found = sqlx::query(OFFER)
-            .bind(&run_ids)
-            .bind(&stamps)
-            .bind(&sensors)
-            .bind(&kinds)
-            .bind(&values)
-            .bind(&users)
-            .bind(&checks)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(store_error)?;
+        let statement = |sql| {
+            sqlx::query(sql)
+                .bind(&run_ids)
+                .bind(&stamps)
+                .bind(&sensors)
+                .bind(&kinds)
+                .bind(&values)
+                .bind(&users)
+                .bind(&checks)
+        };
+        let skip_plain = self
+            .skip_plain
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok();
+        let plain = if skip_plain {
+            None
+        } else {
+            match statement(OFFER_NEW).fetch_all(&mut *conn).await {
+                Ok(rows) => Some(rows),
+                Err(e) if is_unique_violation(&e) => {
+                    self.skip_plain
+                        .store(SKIP_PLAIN_AFTER_A_TAKEN_KEY, Ordering::Relaxed);
+                    None
+                }
+                Err(e) => return Err(store_error(e)),
+            }
+        };
+        let found = match plain {
+            Some(rows) => rows,
+            None => statement(OFFER)
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(store_error)?,
+        };
         let mut outcomes = vec![Outcome::Refused; n];
         let mut taken = Vec::new();
         for row in &found {

@@ -2,6 +2,7 @@
 
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU32;
 use std::time::Duration;
 
 use iot_core::StoreError;
@@ -103,6 +104,9 @@ fn plain_on_loopback(url: &str, host: &str) -> bool {
 pub struct PgStore {
     pool: PgPool,
     gate: Arc<Gate>,
+    /// Single-reading statements left to send without trying the plain insert first (see
+    /// `ingest.rs`).
+    pub(crate) skip_plain: Arc<AtomicU32>,
 }
 
 impl PgStore {
@@ -165,6 +169,7 @@ impl PgStore {
         Self {
             pool,
             gate: Arc::new(gate),
+            skip_plain: Arc::new(AtomicU32::new(0)),
         }
     }
 
