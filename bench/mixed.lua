@@ -7,7 +7,8 @@
 --    3 starts of a run by the thread's own user (`mix-<thread>`),
 --    3 finishes of a run that thread started (a single reading when none is waiting).
 -- Run id and user of RUN_ID come from the environment. At the end it prints the number of
--- `503` answers and of other non-2xx answers ("status 503: N", "status other non-2xx: N").
+-- `503` answers and of other non-2xx answers ("status 503: N", "status other non-2xx: N"), and
+-- the other non-2xx by status ("other statuses: 409=N 429=M", "-" when there are none).
 local common = require("bench.wrk_common")
 local run_id, user, sensors = common.run_id, common.user, common.sensors
 local batch = tonumber(os.getenv("BATCH") or "100")
@@ -17,6 +18,7 @@ init = function()
   counter = 0
   status_503 = 0
   status_other = 0
+  other_codes = {}
   pending = {}
   mix_user = "mix-" .. thread_no
 end
@@ -72,6 +74,7 @@ response = function(status, headers, body)
     status_503 = status_503 + 1
   elseif status >= 300 then
     status_other = status_other + 1
+    other_codes[status] = (other_codes[status] or 0) + 1
   elseif status == 201 and string.find(body, '"params"', 1, true) then
     -- a started run (a stored reading has no "params")
     local id = string.match(body, '"id":"([%x%-]+)"')
@@ -82,10 +85,19 @@ response = function(status, headers, body)
 end
 
 done = function(summary, latency, requests)
-  local n503, other = 0, 0
+  local n503, other, codes = 0, 0, {}
   for _, thread in ipairs(common.threads) do
     n503 = n503 + thread:get("status_503")
     other = other + thread:get("status_other")
+    for code, n in pairs(thread:get("other_codes")) do
+      codes[code] = (codes[code] or 0) + n
+    end
   end
-  io.write(string.format("status 503: %d\nstatus other non-2xx: %d\n", n503, other))
+  local listed = {}
+  for code, n in pairs(codes) do
+    listed[#listed + 1] = string.format("%d=%d", code, n)
+  end
+  table.sort(listed)
+  io.write(string.format("status 503: %d\nstatus other non-2xx: %d\nother statuses: %s\n", n503,
+    other, #listed > 0 and table.concat(listed, " ") or "-"))
 end

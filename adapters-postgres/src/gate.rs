@@ -17,6 +17,16 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::store_error;
 
+/// Whether a caller may be turned away when the line is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Line {
+    /// A request: refused at once when `max_waiting` callers are already in line.
+    Bounded,
+    /// Work that is already bounded elsewhere (the group commit collector): it always queues,
+    /// within the queue timeout.
+    Always,
+}
+
 /// The gate in front of one pool.
 #[derive(Debug)]
 pub(crate) struct Gate {
@@ -70,12 +80,20 @@ impl Gate {
 
     /// Waits for a turn, then for a connection of `pool` (within the pool's acquire timeout).
     pub(crate) async fn enter(&self, pool: &PgPool) -> Result<Conn, StoreError> {
+        let turn = self.turn(Line::Bounded).await?;
+        let conn = pool.acquire().await.map_err(store_error)?;
+        Ok(Conn { conn, _turn: turn })
+    }
+
+    /// Waits for a turn (refused at once when the line is full and `line` is
+    /// [`Line::Bounded`]).
+    pub(crate) async fn turn(&self, line: Line) -> Result<OwnedSemaphorePermit, StoreError> {
         let turn = match self.turns.clone().try_acquire_owned() {
             Ok(turn) => turn,
             Err(_) => {
                 let before = self.waiting.fetch_add(1, Ordering::AcqRel);
                 let in_line = InLine(&self.waiting);
-                if before >= self.max_waiting {
+                if line == Line::Bounded && before >= self.max_waiting {
                     return Err(StoreError::Busy(
                         "the database is busy: too many requests waiting for it".into(),
                     ));
@@ -91,8 +109,7 @@ impl Gate {
                 turn
             }
         };
-        let conn = pool.acquire().await.map_err(store_error)?;
-        Ok(Conn { conn, _turn: turn })
+        Ok(turn)
     }
 
     /// Callers waiting in line now.
@@ -115,7 +132,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_full_line_refuses_at_once_and_serves_its_line_in_turn() {
+    async fn a_full_line_refuses_at_once_and_always_queues_anyway() {
         let gate = Arc::new(Gate::new(1, 1, Duration::from_secs(600)));
         let pool = unreachable_pool();
         // Hold the only turn.
@@ -132,14 +149,22 @@ mod tests {
             matches!(&refused, Err(StoreError::Busy(m)) if m.contains("waiting")),
             "{refused:?}"
         );
-        assert!(!queued.is_finished());
+        let patient = tokio::spawn({
+            let gate = gate.clone();
+            async move { gate.turn(Line::Always).await.map(|_| ()) }
+        });
+        while gate.waiting() < 2 {
+            tokio::task::yield_now().await;
+        }
+        assert!(!queued.is_finished() && !patient.is_finished());
         drop(held);
-        // It got its turn; the pool (nothing listens) then fails it as an outage.
+        // Both got their turn; the pool (nothing listens) then fails the request as an outage.
         let outcome = queued.await.unwrap();
         assert!(
             matches!(&outcome, Err(StoreError::Unavailable(_))),
             "{outcome:?}"
         );
+        patient.await.unwrap().unwrap();
         assert_eq!(gate.waiting(), 0);
     }
 

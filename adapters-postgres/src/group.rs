@@ -22,7 +22,7 @@ use iot_core::model::{
 };
 use iot_core::ports::{Inserted, ReadingQuery, ReadingStore, RunInsert};
 use sqlx::{Connection, PgConnection};
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::time::Instant;
 
 use crate::error::store_error;
@@ -228,9 +228,25 @@ async fn store_group(writers: &Writers, group: Vec<Job>) {
             check: job.check,
         })
         .collect();
-    let result = match writers.take().await {
+    // Groups take their turns at the gate with every other call (they always queue), so that
+    // the database serves as many calls at once as before, groups included.
+    let result = match writers.store.turn_in_line().await {
+        Ok(turn) => store_on_a_writer(writers, &offers, turn).await,
+        Err(e) => Err(e),
+    };
+    drop(offers);
+    answer(group, result);
+}
+
+/// Stores `offers` on a connection of `writers`, holding `turn`.
+async fn store_on_a_writer(
+    writers: &Writers,
+    offers: &[Offer<'_>],
+    _turn: OwnedSemaphorePermit,
+) -> Result<Vec<Outcome>, StoreError> {
+    match writers.take().await {
         Ok(mut writer) => {
-            let result = writers.store.offer(&mut writer.conn, &offers).await;
+            let result = writers.store.offer(&mut writer.conn, offers).await;
             // A failed group may have left its connection broken: it is closed, not kept.
             if result.is_ok() {
                 writers.put_back(writer);
@@ -238,8 +254,11 @@ async fn store_group(writers: &Writers, group: Vec<Job>) {
             result
         }
         Err(e) => Err(e),
-    };
-    drop(offers);
+    }
+}
+
+/// Answers each offer of `group` with its outcome, or all of them with the group's error.
+fn answer(group: Vec<Job>, result: Result<Vec<Outcome>, StoreError>) {
     match result {
         Ok(outcomes) => {
             for (job, outcome) in group.into_iter().zip(outcomes) {

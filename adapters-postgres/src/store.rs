@@ -8,9 +8,10 @@ use std::time::Duration;
 use iot_core::StoreError;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 use sqlx::{Connection, PgPool};
+use tokio::sync::OwnedSemaphorePermit;
 
 use crate::error::migrate_error;
-use crate::gate::{Conn, Gate};
+use crate::gate::{Conn, Gate, Line};
 
 /// The schema's migrations (`adapters-postgres/migrations`), embedded in the binary. Test
 /// fixtures build their template databases from it.
@@ -201,6 +202,12 @@ impl PgStore {
     /// full, or after `queue_timeout` in line or `acquire_timeout` waiting for the pool.
     pub(crate) async fn conn(&self) -> Result<Conn, StoreError> {
         self.gate.enter(&self.pool).await
+    }
+
+    /// A turn for work bounded elsewhere (group commit, on its own connections): it always
+    /// queues, so groups take their share of the database with every other call.
+    pub(crate) async fn turn_in_line(&self) -> Result<OwnedSemaphorePermit, StoreError> {
+        self.gate.turn(Line::Always).await
     }
 
     /// The pool, e.g. for closing it on shutdown. Queries run on it directly bypass the gate.
