@@ -228,8 +228,8 @@ async fn store_group(writers: &Writers, group: Vec<Job>) {
             check: job.check,
         })
         .collect();
-    // Groups take their turns at the gate with every other call (they always queue), so that
-    // the database serves as many calls at once as before, groups included.
+    // Groups take their turns at the gate with every other call (they always queue): the gate
+    // bounds the calls the database serves at once, groups included.
     let result = match writers.store.turn_in_line().await {
         Ok(turn) => store_on_a_writer(writers, &offers, turn).await,
         Err(e) => Err(e),
