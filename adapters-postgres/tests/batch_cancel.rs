@@ -9,6 +9,7 @@ use adapters_postgres::{MIGRATOR, PgOptions, PgStore};
 use iot_core::model::{ReadingType, RunId, SensorId, SensorReading, Timestamp, Username};
 use iot_core::ports::ReadingStore;
 use test_support::postgres::TestDatabase;
+use test_support::then_clean_up;
 
 const BATCH: i64 = 20_000;
 
@@ -29,13 +30,17 @@ async fn a_batch_dropped_halfway_leaves_the_connection_usable_and_the_batch_whol
     let Some(db) = TestDatabase::migrated(&MIGRATOR).await else {
         return;
     };
+    then_clean_up(dropped_batches(db.url.clone()), db.drop()).await;
+}
+
+async fn dropped_batches(url: String) {
     // One connection: the call after a dropped batch gets the very connection it used.
     let options = PgOptions {
         max_connections: 1,
         acquire_timeout: test_support::PATIENT,
         ..PgOptions::default()
     };
-    let store = PgStore::connect(&db.url, &options).await.expect("connect");
+    let store = PgStore::connect(&url, &options).await.expect("connect");
     let run = uuid::Uuid::new_v4();
     sqlx::query(
         "INSERT INTO runs (id, username, status, started_at, deadline, duration_secs, \

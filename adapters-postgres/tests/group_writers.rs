@@ -10,6 +10,7 @@ use iot_core::model::{ReadingType, RunId, SensorId, SensorReading, Timestamp, Us
 use iot_core::ports::{Inserted, ReadingStore};
 use sqlx::Connection;
 use test_support::postgres::TestDatabase;
+use test_support::then_clean_up;
 
 fn reading(run_id: RunId, i: i64) -> SensorReading {
     SensorReading {
@@ -27,11 +28,15 @@ async fn connections_the_server_closed_while_idle_are_replaced_before_the_next_g
     let Some(db) = TestDatabase::migrated(&MIGRATOR).await else {
         return;
     };
+    then_clean_up(closed_while_idle(db.url.clone()), db.drop()).await;
+}
+
+async fn closed_while_idle(url: String) {
     let options = PgOptions {
         acquire_timeout: test_support::PATIENT,
         ..PgOptions::default()
     };
-    let store = PgStore::connect(&db.url, &options).await.expect("connect");
+    let store = PgStore::connect(&url, &options).await.expect("connect");
     let run = uuid::Uuid::new_v4();
     sqlx::query(
         "INSERT INTO runs (id, username, status, started_at, deadline, duration_secs, \
@@ -52,7 +57,7 @@ async fn connections_the_server_closed_while_idle_are_replaced_before_the_next_g
             "round {round}"
         );
         // The server closes every connection to the database: the pool's and the group's.
-        let mut admin = sqlx::PgConnection::connect(&db.url).await.unwrap();
+        let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
         let closed: i64 = sqlx::query_scalar(
             "WITH ours AS MATERIALIZED ( \
                  SELECT pid FROM pg_stat_activity \
