@@ -168,6 +168,19 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// `503 store_unavailable` with its `reason` (`busy` or `unavailable`) and `Retry-After`.
+    fn store_unavailable(reason: &'static str, message: &'static str) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            message,
+        )
+        .with("reason", reason)
+        .retry_after(STORE_RETRY_AFTER_SECS)
+    }
+}
+
 impl From<ValidationError> for ApiError {
     fn from(e: ValidationError) -> Self {
         Self::invalid(&e.field, e.code, e.message)
@@ -179,24 +192,15 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::Unavailable(cause) => {
                 tracing::warn!(error = %cause, "store unavailable");
-                Self::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "store_unavailable",
-                    "the store is unavailable; retry later",
-                )
-                .with("reason", "unavailable")
-                .retry_after(STORE_RETRY_AFTER_SECS)
+                Self::store_unavailable("unavailable", "the store is unavailable; retry later")
             }
             StoreError::Busy(cause) => {
                 tracing::warn!(error = %cause, "store busy");
-                Self::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "store_unavailable",
+                Self::store_unavailable(
+                    "busy",
                     "the store is up but busy: too many requests are waiting for it; retry after \
                      Retry-After",
                 )
-                .with("reason", "busy")
-                .retry_after(STORE_RETRY_AFTER_SECS)
             }
             other => Self::internal(other),
         }
@@ -289,46 +293,43 @@ pub type ApiResult<T> = Result<T, ApiError>;
 mod tests {
     use super::*;
 
-    /// Status, code, `reason`, `Retry-After` and message of `err` as a response.
-    fn answer(err: StoreError) -> (StatusCode, &'static str, Option<Value>, Option<u32>, String) {
-        let api = ApiError::from(err);
-        (
-            api.status(),
-            api.code(),
-            api.extra.get("reason").cloned(),
-            api.retry_after,
-            api.message().to_string(),
-        )
-    }
-
     #[test]
     fn a_busy_store_and_an_unavailable_one_answer_503_with_their_reason() {
-        let (status, code, reason, retry, message) = answer(StoreError::Busy(
-            "too many readings waiting to be stored".into(),
-        ));
-        assert_eq!(
-            (status, code, reason, retry),
+        let cases = [
             (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "store_unavailable",
-                Some(json!("busy")),
-                Some(STORE_RETRY_AFTER_SECS)
-            )
-        );
-        assert!(message.contains("busy"), "{message}");
-
-        let (status, code, reason, retry, message) =
-            answer(StoreError::Unavailable("connection refused".into()));
-        assert_eq!(
-            (status, code, reason, retry),
+                StoreError::Busy("too many readings waiting to be stored".into()),
+                "busy",
+            ),
             (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "store_unavailable",
-                Some(json!("unavailable")),
-                Some(STORE_RETRY_AFTER_SECS)
-            )
-        );
-        // The cause is logged, never sent.
-        assert!(!message.contains("refused"), "{message}");
+                StoreError::Unavailable("connection refused".into()),
+                "unavailable",
+            ),
+        ];
+        for (err, reason) in cases {
+            let api = ApiError::from(err);
+            assert_eq!(
+                (
+                    api.status(),
+                    api.code(),
+                    api.extra.get("reason"),
+                    api.retry_after
+                ),
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store_unavailable",
+                    Some(&json!(reason)),
+                    Some(STORE_RETRY_AFTER_SECS)
+                ),
+                "{reason}"
+            );
+            // The message names the reason; the cause is logged, never sent.
+            assert!(api.message().contains(reason), "{}", api.message());
+            assert!(!api.message().contains("refused"), "{}", api.message());
+            assert!(
+                !api.message().contains("waiting to be stored"),
+                "{}",
+                api.message()
+            );
+        }
     }
 }
