@@ -5,11 +5,12 @@
 
 use std::time::Duration;
 
-use adapters_postgres::{MIGRATOR, PgOptions, PgStore};
+use adapters_postgres::{PgOptions, PgStore};
 use iot_core::model::{ReadingType, RunId, SensorId, SensorReading, Timestamp, Username};
 use iot_core::ports::ReadingStore;
-use test_support::postgres::TestDatabase;
-use test_support::then_clean_up;
+
+mod common;
+use common::{insert_running_run, on_migrated_database};
 
 const BATCH: i64 = 20_000;
 
@@ -27,10 +28,7 @@ fn reading(run_id: RunId, round: i64, i: i64) -> SensorReading {
 
 #[tokio::test]
 async fn a_batch_dropped_halfway_leaves_the_connection_usable_and_the_batch_whole_or_absent() {
-    let Some(db) = TestDatabase::migrated(&MIGRATOR).await else {
-        return;
-    };
-    then_clean_up(dropped_batches(db.url.clone()), db.drop()).await;
+    on_migrated_database(dropped_batches).await;
 }
 
 async fn dropped_batches(url: String) {
@@ -41,18 +39,8 @@ async fn dropped_batches(url: String) {
         ..PgOptions::default()
     };
     let store = PgStore::connect(&url, &options).await.expect("connect");
-    let run = uuid::Uuid::new_v4();
-    sqlx::query(
-        "INSERT INTO runs (id, username, status, started_at, deadline, duration_secs, \
-                           interval_secs, sensor_ids) \
-         SELECT $1, 'bob', 'RUNNING', now(), now() + interval '1 day', 86400, 0.5, \
-                array_agg('s' || g) FROM generate_series(0, 9) g",
-    )
-    .bind(run)
-    .execute(store.pool())
-    .await
-    .unwrap();
-    let run = RunId::from_uuid(run);
+    let sensors: Vec<String> = (0..10).map(|i| format!("s{i}")).collect();
+    let run = insert_running_run(&store, "bob", &sensors).await;
 
     // Give up after various delays, so that some land while the rows are being sent.
     for (round, delay_ms) in [0_u64, 2, 5, 10, 20, 40, 80].into_iter().enumerate() {

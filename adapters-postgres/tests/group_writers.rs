@@ -3,14 +3,13 @@
 //! before a group uses it: the readings that come after are stored, not refused.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use adapters_postgres::{
-    GroupCommit, GroupOptions, IDLE_BEFORE_PING, MIGRATOR, PgOptions, PgStore,
-};
+use adapters_postgres::{GroupCommit, GroupOptions, IDLE_BEFORE_PING, PgOptions, PgStore};
 use iot_core::model::{ReadingType, RunId, SensorId, SensorReading, Timestamp, Username};
 use iot_core::ports::{Inserted, ReadingStore};
 use sqlx::Connection;
-use test_support::postgres::TestDatabase;
-use test_support::then_clean_up;
+
+mod common;
+use common::{insert_running_run, on_migrated_database};
 
 fn reading(run_id: RunId, i: i64) -> SensorReading {
     SensorReading {
@@ -25,10 +24,7 @@ fn reading(run_id: RunId, i: i64) -> SensorReading {
 
 #[tokio::test]
 async fn connections_the_server_closed_while_idle_are_replaced_before_the_next_group() {
-    let Some(db) = TestDatabase::migrated(&MIGRATOR).await else {
-        return;
-    };
-    then_clean_up(closed_while_idle(db.url.clone()), db.drop()).await;
+    on_migrated_database(closed_while_idle).await;
 }
 
 async fn closed_while_idle(url: String) {
@@ -37,17 +33,7 @@ async fn closed_while_idle(url: String) {
         ..PgOptions::default()
     };
     let store = PgStore::connect(&url, &options).await.expect("connect");
-    let run = uuid::Uuid::new_v4();
-    sqlx::query(
-        "INSERT INTO runs (id, username, status, started_at, deadline, duration_secs, \
-                           interval_secs, sensor_ids) \
-         VALUES ($1, 'bob', 'RUNNING', now(), now() + interval '1 day', 86400, 0.5, '{s1}')",
-    )
-    .bind(run)
-    .execute(store.pool())
-    .await
-    .unwrap();
-    let run = RunId::from_uuid(run);
+    let run = insert_running_run(&store, "bob", &["s1".to_string()]).await;
     let group = GroupCommit::new(store.clone(), &GroupOptions::default());
 
     for round in 0..3 {
